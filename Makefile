@@ -1,0 +1,43 @@
+# EchoPilot Ops. `make run` and `make test` work on a fresh clone with nothing set up.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+
+.PHONY: run test lint admin install migrate clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+.env:
+	@$(PY) -m echopilot.dotenv
+
+migrate: $(STAMP) .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py sync_schedules
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+## Start the service on 127.0.0.1:$PORT (gunicorn + one qcluster); Ctrl-C stops it.
+run: migrate
+	exec $(PY) manage.py serve
+
+## Run the whole test suite (on DATABASE_URL when set, otherwise SQLite).
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## Create an admin user (asks for name and password).
+admin: migrate
+	$(PY) manage.py createsuperuser
+
+clean:
+	rm -rf $(VENV) var/static var/cache .pytest_cache

@@ -1,0 +1,69 @@
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from echopilot.keys import api_key_create, api_key_revoke
+from echopilot.models import ApiKey, Heartbeat
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "status", "created_at", "created_by", "expires_at", "last_used_at"]
+    list_filter = ["revoked_at", "expires_at"]
+    search_fields = ["name", "prefix"]
+    list_select_related = ["created_by"]
+    readonly_fields = ["prefix", "created_at", "created_by", "revoked_at", "last_used_at"]
+    actions = ["revoke"]
+
+    @admin.display(description="Status")
+    def status(self, obj):
+        if obj.revoked_at:
+            return "revoked"
+        return "active" if obj.is_active() else "expired"
+
+    def get_readonly_fields(self, request, obj=None):
+        # A key's name and expiry are fixed once created; revoke it and make a new one.
+        if obj is not None:
+            return [*self.readonly_fields, "name", "expires_at"]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        key, raw = api_key_create(
+            name=form.cleaned_data["name"], expires_at=form.cleaned_data.get("expires_at"), created_by=request.user
+        )
+        obj.pk = key.pk
+        obj.refresh_from_db()
+        request._new_api_key = raw
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The key is shown on this one page and never stored: no message, no cookie, no session.
+        return TemplateResponse(
+            request,
+            "admin/echopilot/apikey/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "key": obj,
+                "raw_key": request._new_api_key,
+                "opts": self.model._meta,
+                "title": "API key created",
+            },
+        )
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        revoked = sum(api_key_revoke(key=key) for key in queryset)
+        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "node", "pid"]
+    list_filter = ["node"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EchopilotConfig(AppConfig):
+    name = "echopilot"
+    verbose_name = "Platform"

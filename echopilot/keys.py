@@ -1,0 +1,90 @@
+"""API keys: who is calling the API (services and selectors for ``X-Dash-Key``)."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from echopilot.models import ApiKey
+
+KEY_PREFIX = "ep_"
+MAX_KEY_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of an API request (``request.user`` in views).
+
+    ``label`` names it in audit records and ``created_by`` fields; it never
+    contains the key.
+    """
+
+    kind: str  # "dashboard_key", "api_key" or "user"
+    name: str
+    api_key_id: int | None = None
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    def __str__(self):
+        return self.label
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def api_key_create(*, name: str, expires_at=None, created_by=None) -> tuple[ApiKey, str]:
+    """Create a named key; returns the row and the key, which is not stored anywhere."""
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        name=name,
+        prefix=raw[:11],
+        key_hash=hash_key(raw),
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey) -> bool:
+    """Revoke a key; returns False when it was already revoked."""
+    return bool(ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()))
+
+
+def principal_for_key(raw: str) -> Principal | None:
+    """The caller a presented key belongs to, or None when it is not valid."""
+    if not raw or len(raw) > MAX_KEY_LENGTH or not raw.isascii() or not raw.isprintable():
+        return None
+    digest = hash_key(raw)
+    # Compare against every configured dashboard key, without stopping early.
+    match = None
+    for index, configured in enumerate(settings.DASHBOARD_KEYS, start=1):
+        if hmac.compare_digest(digest, hash_key(configured)) and match is None:
+            match = Principal(kind="dashboard_key", name=str(index))
+    if match:
+        return match
+    if not raw.startswith(KEY_PREFIX):
+        return None
+    key = ApiKey.objects.filter(key_hash=digest).first()
+    if key is None or not key.is_active():
+        return None
+    _touch(key)
+    return Principal(kind="api_key", name=key.name, api_key_id=key.pk)
+
+
+def _touch(key: ApiKey) -> None:
+    """Record the last use, at most once a minute per key (no write per request)."""
+    now = timezone.now()
+    resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+    if key.last_used_at is None or now - key.last_used_at >= resolution:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

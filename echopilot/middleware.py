@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.http import JsonResponse
+
+from echopilot.errors import error_body
+
+
+class ApiBodyLimitMiddleware:
+    """Refuse an API request whose declared body is too large before reading it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            declared = request.META.get("CONTENT_LENGTH") or "0"
+            if not declared.isdigit():
+                return JsonResponse(error_body("bad_request", "Content-Length is not a number."), status=400)
+            if int(declared) > settings.API_MAX_BODY_BYTES:
+                return JsonResponse(
+                    error_body("payload_too_large", "The request body is larger than 1 MiB."), status=413
+                )
+        return self.get_response(request)

@@ -1,0 +1,315 @@
+"""EchoPilot Ops settings.
+
+Everything comes from environment variables (and a ``.env`` file when present,
+whose values never override the real environment). Every variable is listed in
+``.env.example`` with its default. Bad values stop start-up with
+``ImproperlyConfigured`` naming the variable (see ``echopilot/env.py``).
+"""
+
+import os
+import secrets
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from echopilot.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# ENV_FILE names the dotenv file to read (relative to the project); empty disables it.
+_env_file = os.environ.get("ENV_FILE", ".env").strip()
+if _env_file:
+    _env_path = Path(_env_file) if Path(_env_file).is_absolute() else BASE_DIR / _env_file
+    if _env_path.is_file():
+        environ.Env.read_env(_env_path, overwrite=False)
+
+
+def _project_path(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else BASE_DIR / path
+
+
+# --- Core -------------------------------------------------------------------
+
+DEBUG = env_bool("DEBUG", False)
+
+SECRET_KEY = env_str("SESSION_SECRET")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SESSION_SECRET is not set. It signs sessions and portal links and must be "
+            "a long random value shared by every node, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`. "
+            "`make run` writes one into .env for you."
+        )
+    # Development only: a per-process secret, so nothing stays valid across restarts.
+    SECRET_KEY = secrets.token_urlsafe(50)
+if len(SECRET_KEY) < 32 and not DEBUG:
+    raise ImproperlyConfigured("SESSION_SECRET must be at least 32 characters long.")
+SECRET_KEY_FALLBACKS = env_list("SESSION_SECRET_FALLBACKS")
+
+# Keys accepted in the X-Dash-Key header; several may be listed for rotation.
+DASHBOARD_KEYS = env_list("DASHBOARD_KEY")
+
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip("/")
+_public = urlsplit(PUBLIC_BASE_URL)
+PUBLIC_BASE_IS_HTTPS = _public.scheme == "https"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+if _public.hostname and _public.hostname not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(_public.hostname)
+CSRF_TRUSTED_ORIGINS = [f"{_public.scheme}://{_public.netloc}"]
+
+HOST = env_str("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1)
+NODE_NAME = env_str("NODE_NAME", socket.gethostname())
+
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_TZ = True
+USE_I18N = True
+LANGUAGE_CODE = "en-us"
+
+LOG_DIR = _project_path(env_str("LOG_DIR", "logs"))
+VAR_DIR = BASE_DIR / "var"
+
+# --- Applications -----------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "echopilot",
+    "payments",
+    "fraud",
+    "notifications",
+    "portal",
+    "observability",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "echopilot.middleware.ApiBodyLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "echopilot.urls"
+WSGI_APPLICATION = "echopilot.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'echopilot.sqlite3'}")
+try:
+    _db = environ.Env.db_url_config(DATABASE_URL)
+except Exception as exc:  # django-environ raises several types for bad URLs
+    raise ImproperlyConfigured(f"DATABASE_URL could not be parsed: {exc}") from None
+if _db["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
+    raise ImproperlyConfigured("DATABASE_URL must start with sqlite:/// or postgres://.")
+DB_IS_SQLITE = _db["ENGINE"] == "django.db.backends.sqlite3"
+
+# Seconds a writer waits for another one to finish before SQLite gives up.
+SQLITE_BUSY_TIMEOUT = env_int("SQLITE_BUSY_TIMEOUT", 20, minimum=1)
+
+if DB_IS_SQLITE:
+    _db["NAME"] = str(_project_path(_db["NAME"]))
+    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _db["OPTIONS"] = {
+        # BEGIN IMMEDIATE takes the write lock at the start of every transaction,
+        # so two writers queue on the busy timeout instead of failing with
+        # "database is locked" when a read lock cannot be upgraded.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": SQLITE_BUSY_TIMEOUT,
+        "init_command": (
+            "PRAGMA journal_mode=WAL;"
+            "PRAGMA synchronous=NORMAL;"
+            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000};"
+            "PRAGMA foreign_keys=ON;"
+        ),
+    }
+    # The test database is a real file too (in-memory SQLite cannot be shared
+    # by the threads and processes the concurrency tests start).
+    _db["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+else:
+    _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+    _db["CONN_HEALTH_CHECKS"] = True
+    _db.setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (shared by every process: rate limits, cluster stats) -------------
+
+REDIS_URL = env_url("REDIS_URL", None, schemes=("redis", "rediss"))
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "echopilot",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(_project_path(env_str("CACHE_DIR", "var/cache"))),
+            "KEY_PREFIX": "echopilot",
+        }
+    }
+
+# --- Scheduler and task queue (django-q2) ------------------------------------
+
+Q_CLUSTER = {
+    "name": "echopilot",
+    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    # A task may run for `timeout` seconds; the broker hands it out again after
+    # `retry` seconds without an acknowledgement, so retry must exceed timeout.
+    "timeout": env_int("Q_TIMEOUT", 120, minimum=5),
+    "retry": env_int("Q_RETRY", 180, minimum=10),
+    "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
+    "ack_failures": True,
+    # After downtime a schedule runs once, not once per missed period.
+    "catch_up": False,
+    # Successful results are kept per schedule (a schedule's tasks share its name as group).
+    "save_limit": env_int("Q_SAVE_LIMIT", 200, minimum=0),
+    "save_limit_per": "group",
+    "recycle": 500,
+    "poll": 1,
+    "time_zone": "UTC",
+    "label": "Task queue",
+}
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured("Q_RETRY must be larger than Q_TIMEOUT, or running tasks get handed out twice.")
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+HEARTBEAT_RETENTION_HOURS = env_int("HEARTBEAT_RETENTION_HOURS", 48, minimum=1)
+
+# --- API --------------------------------------------------------------------
+
+API_MAX_BODY_BYTES = 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["echopilot.auth.DashKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["echopilot.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "echopilot.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "echopilot.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_PAGINATION_CLASS": "echopilot.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EchoPilot Ops API",
+    "DESCRIPTION": (
+        "Fraud guard, payments ledger, notifications, customer portal links and "
+        "observability. Every route needs the `X-Dash-Key` header."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api",
+}
+
+# --- Static files -----------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Security ---------------------------------------------------------------
+# HTTPS settings follow PUBLIC_BASE_URL: behind https they are all on; on the
+# plain-http default (make run on a laptop) secure cookies would make the admin
+# login impossible, so they stay off. See README "Deploying behind HTTPS".
+
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PUBLIC_BASE_IS_HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$"]
+SESSION_COOKIE_SECURE = PUBLIC_BASE_IS_HTTPS
+CSRF_COOKIE_SECURE = PUBLIC_BASE_IS_HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PUBLIC_BASE_IS_HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = False
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Logging ----------------------------------------------------------------
+
+LOG_LEVEL = env_choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": sys.stderr},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}

@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from echopilot import views
+from echopilot.auth import DashKeyAuthentication, IsStaffOrApiKey, StaffSessionAuthentication
+
+admin.site.site_header = "EchoPilot Ops"
+admin.site.site_title = "EchoPilot Ops"
+admin.site.index_title = "Operations"
+
+_docs_access = {
+    "authentication_classes": [DashKeyAuthentication, StaffSessionAuthentication],
+    "permission_classes": [IsStaffOrApiKey],
+}
+
+api_patterns = [
+    path("whoami", views.WhoAmIView.as_view(), name="whoami"),
+    path("schema/", SpectacularAPIView.as_view(**_docs_access), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **_docs_access), name="docs"),
+]
+
+urlpatterns = [
+    path("livez", views.livez, name="livez"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/", include((api_patterns, "api"))),
+    # Must stay last: unknown /api/ paths answer in the API's error shape.
+    re_path(r"^api/", views.ApiNotFoundView.as_view(), name="api-not-found"),
+]
+
+handler400 = "echopilot.errors.handler400"
+handler404 = "echopilot.errors.handler404"
+handler500 = "echopilot.errors.handler500"

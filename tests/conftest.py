@@ -1,0 +1,47 @@
+import json
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+DASH_KEY = "test-dash-key-1"
+
+
+@pytest.fixture(autouse=True)
+def log_dir(settings, tmp_path):
+    """Every test writes its audit log into its own empty directory."""
+    settings.LOG_DIR = tmp_path / "logs"
+    return settings.LOG_DIR
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api():
+    """An API client authenticated with a configured DASHBOARD_KEY."""
+    client = APIClient()
+    client.credentials(HTTP_X_DASH_KEY=DASH_KEY)
+    return client
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
+
+
+@pytest.fixture
+def read_audit(log_dir):
+    """The parsed lines of one NDJSON stream under LOG_DIR."""
+
+    def read(stream: str) -> list[dict]:
+        path = Path(log_dir) / f"{stream}.ndjson"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+    return read

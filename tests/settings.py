@@ -1,0 +1,23 @@
+"""Settings for the test suite: the real settings, with test defaults for what must be set.
+
+DATABASE_URL and REDIS_URL from the environment are honoured, so the same suite
+runs on SQLite (default) and on PostgreSQL + Redis (.ci/run).
+"""
+
+import os
+
+os.environ["ENV_FILE"] = ""  # a developer's .env must not leak into the tests
+os.environ.setdefault("SESSION_SECRET", "test-session-secret-" + "x" * 40)
+os.environ.setdefault("DASHBOARD_KEY", "test-dash-key-1,test-dash-key-2")
+os.environ.setdefault("CACHE_DIR", "var/test-cache")
+
+from echopilot.settings import *  # noqa: E402,F403
+from echopilot.settings import Q_CLUSTER, STORAGES  # noqa: E402
+
+# Tasks run in the calling process, so tests see their effects at once.
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+
+# No collectstatic before tests.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
