@@ -9,10 +9,15 @@ import os
 os.environ["ENV_FILE"] = ""  # a developer's .env must not leak into the tests
 os.environ.setdefault("SESSION_SECRET", "test-session-secret-" + "x" * 40)
 os.environ.setdefault("DASHBOARD_KEY", "test-dash-key-1,test-dash-key-2")
-os.environ.setdefault("CACHE_DIR", "var/test-cache")
+# TEST_DB_SUFFIX lets two test runs share a checkout without sharing a database or cache.
+_suffix = os.environ.get("TEST_DB_SUFFIX", "")
+os.environ.setdefault("CACHE_DIR", f"var/test-cache{_suffix}")
 
 from echopilot.settings import *  # noqa: E402,F403
-from echopilot.settings import Q_CLUSTER, STORAGES  # noqa: E402
+from echopilot.settings import DATABASES, DB_IS_SQLITE, Q_CLUSTER, STORAGES, VAR_DIR  # noqa: E402
+
+if DB_IS_SQLITE:
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test{_suffix}.sqlite3")}
 
 # Tasks run in the calling process, so tests see their effects at once.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
