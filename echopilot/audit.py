@@ -76,7 +76,7 @@ def audit_event(stream: str, event: str, **fields) -> None:
     except (TypeError, ValueError) as exc:
         _record_failure(stream, exc)
         return
-    transaction.on_commit(partial(_append, stream, line.encode()))
+    _after_commit(partial(_append, stream, line.encode()))
 
 
 def write_latest(name: str, data: dict) -> None:
@@ -88,7 +88,20 @@ def write_latest(name: str, data: dict) -> None:
     except (TypeError, ValueError) as exc:
         _record_failure(name, exc)
         return
-    transaction.on_commit(partial(_replace, name, body))
+    _after_commit(partial(_replace, name, body))
+
+
+def _after_commit(write) -> None:
+    """Run ``write`` when the current transaction commits, or now outside one.
+
+    Unlike ``transaction.on_commit`` this never opens a database connection:
+    writing an event must not depend on the database being up.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        connection.on_commit(write)
+    else:
+        write()
 
 
 def _append(stream: str, data: bytes) -> None:

@@ -1,0 +1,41 @@
+"""The admin: its title and API keys shown once."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from echopilot.keys import hash_key
+from echopilot.models import ApiKey
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator(client):
+    client.force_login(User.objects.create_superuser("op", "op@example.com", "pw"))
+    return client
+
+
+def test_the_admin_is_titled_echopilot_ops(client):
+    response = client.get("/admin/login/")
+    assert response.status_code == 200
+    assert "EchoPilot Ops" in response.content.decode()
+
+
+def test_creating_a_key_shows_it_once_and_stores_only_its_hash(operator, anon):
+    response = operator.post("/admin/echopilot/apikey/add/", {"name": "billing"})
+    assert response.status_code == 200
+    raw = response.context["raw_key"]
+    assert raw.startswith("ep_") and raw in response.content.decode()
+    key = ApiKey.objects.get(name="billing")
+    assert key.key_hash == hash_key(raw)
+    assert key.created_by.username == "op"
+    assert raw not in operator.get(f"/admin/echopilot/apikey/{key.pk}/change/").content.decode()
+    assert anon.get("/api/whoami", HTTP_X_DASH_KEY=raw).status_code == 200
+
+
+def test_the_revoke_action_stops_a_key(operator, anon):
+    operator.post("/admin/echopilot/apikey/add/", {"name": "old"})
+    key = ApiKey.objects.get(name="old")
+    operator.post("/admin/echopilot/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+    key.refresh_from_db()
+    assert key.revoked_at is not None

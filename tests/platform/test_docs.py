@@ -1,0 +1,56 @@
+"""OpenAPI schema and Swagger UI: open to API keys and staff sessions, closed to everyone else."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_schema_is_served_to_an_api_key(api):
+    response = api.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["components"]["securitySchemes"]["DashKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Dash-Key",
+    }
+    whoami = schema["paths"]["/api/whoami"]["get"]
+    assert {"DashKey": []} in whoami["security"]
+    assert whoami["responses"]["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+
+
+def test_the_schema_documents_the_error_shape(api):
+    error = api.get("/api/schema/?format=json").json()["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"ok", "error", "message", "fields"}
+    assert set(error["required"]) == {"error", "message"}
+
+
+def test_docs_refuse_anonymous_callers(anon):
+    for path in ("/api/schema/", "/api/docs/"):
+        assert anon.get(path).status_code == 401
+
+
+def test_docs_work_for_a_logged_in_staff_user(client):
+    staff = User.objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(staff)
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    # Swagger UI comes from our own static files: nothing is loaded from the internet.
+    assert "swagger-ui-bundle" in html
+    assert not re.search(r"""(src|href)=["']https?://""", html)
+    assert client.get("/api/schema/").status_code == 200
+
+
+def test_docs_refuse_a_logged_in_user_who_is_not_staff(client):
+    client.force_login(User.objects.create_user("customer", password="pw"))
+    assert client.get("/api/docs/").status_code == 403
+    assert client.get("/api/schema/").status_code == 403
+
+
+def test_a_staff_session_does_not_open_the_rest_of_the_api(client):
+    client.force_login(User.objects.create_user("staff", password="pw", is_staff=True))
+    assert client.get("/api/whoami").status_code == 401

@@ -1,0 +1,98 @@
+"""One error shape for every failure of the API."""
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.platform.urls")]
+
+
+def assert_error_shape(response, status, code):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    body = json.loads(response.content)
+    assert body["ok"] is False
+    assert body["error"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    return body
+
+
+def test_it_accepts_valid_json(api):
+    response = api.post("/api/test/echo", {"name": "ann", "amount": "1.50"}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "name": "ann"}
+
+
+def test_it_names_the_invalid_fields(api):
+    response = api.post("/api/test/echo", {"amount": "1.999"}, format="json")
+    body = assert_error_shape(response, 400, "validation_error")
+    assert set(body["fields"]) == {"name", "amount"}
+    assert all(isinstance(reason, str) for reasons in body["fields"].values() for reason in reasons)
+
+
+def test_it_rejects_malformed_json(api):
+    response = api.post("/api/test/echo", '{"name": "ann",', content_type="application/json")
+    body = assert_error_shape(response, 400, "malformed_request")
+    assert "fields" not in body
+
+
+def test_it_rejects_nan_in_json(api):
+    response = api.post("/api/test/echo", '{"name": "ann", "amount": NaN}', content_type="application/json")
+    assert_error_shape(response, 400, "malformed_request")
+
+
+def test_it_rejects_a_wrong_content_type(api):
+    response = api.post("/api/test/echo", "name=ann&amount=1", content_type="application/x-www-form-urlencoded")
+    assert_error_shape(response, 415, "unsupported_media_type")
+
+
+def test_it_rejects_a_wrong_method(api):
+    response = api.get("/api/test/echo")
+    assert_error_shape(response, 405, "method_not_allowed")
+
+
+def test_it_answers_unknown_api_routes_with_json_404(api):
+    assert_error_shape(api.get("/api/no/such/route"), 404, "not_found")
+    assert_error_shape(api.post("/api/no/such/route", {}, format="json"), 404, "not_found")
+
+
+def test_it_rejects_a_declared_body_over_one_mib(api):
+    body = json.dumps({"name": "x" * (1024 * 1024)})
+    response = api.post("/api/test/echo", body, content_type="application/json")
+    assert_error_shape(response, 413, "payload_too_large")
+
+
+def test_the_json_parser_stops_at_one_mib_without_a_content_length():
+    """Defence in depth for bodies whose size was not declared: the parser reads at most 1 MiB + 1 byte."""
+    import io
+
+    from echopilot.errors import PayloadTooLarge
+    from echopilot.parsers import LimitedJSONParser
+
+    parser = LimitedJSONParser()
+    assert parser.parse(io.BytesIO(b'{"a": 1}')) == {"a": 1}
+    with pytest.raises(PayloadTooLarge):
+        parser.parse(io.BytesIO(b'{"a": "' + b"x" * (1024 * 1024) + b'"}'))
+
+
+def test_it_rejects_a_non_numeric_content_length(api):
+    response = api.generic("POST", "/api/test/echo", b"{}", content_type="application/json", CONTENT_LENGTH="abc")
+    assert_error_shape(response, 400, "bad_request")
+
+
+def test_an_unexpected_error_is_a_json_500_without_internals(api, caplog):
+    response = api.get("/api/test/boom")
+    body = assert_error_shape(response, 500, "server_error")
+    assert "secret internals" not in json.dumps(body)
+    assert "secret internals" in caplog.text  # but the operator sees it in the log
+
+
+def test_a_database_outage_is_a_503_with_retry_after(api):
+    response = api.get("/api/test/db-down")
+    assert_error_shape(response, 503, "service_unavailable")
+    assert response["Retry-After"] == "5"
+
+
+def test_authentication_comes_before_validation(anon):
+    response = anon.post("/api/test/echo", "{not json", content_type="application/json")
+    assert_error_shape(response, 401, "not_authenticated")
