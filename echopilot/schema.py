@@ -40,6 +40,8 @@ class AutoSchema(BaseAutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         errors = dict(_ERRORS)
+        if not self.view.authentication_classes:  # authenticated otherwise (the Stripe signature)
+            del errors["401"], errors["403"]
         if self.method in ("POST", "PUT", "PATCH"):
             errors.update(_BODY_ERRORS)
         for code, description in errors.items():

@@ -251,7 +251,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "EchoPilot Ops API",
     "DESCRIPTION": (
         "Fraud guard, payments ledger, notifications, customer portal links and "
-        "observability. Every route needs the `X-Dash-Key` header."
+        "observability. Every route needs the `X-Dash-Key` header, except the Stripe webhook, "
+        "which is authenticated by its `Stripe-Signature`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -313,3 +314,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# --- Payments ---------------------------------------------------------------
+
+# Signing secret of the Stripe webhook endpoint (whsec_...). Empty: every delivery is refused.
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")

@@ -54,3 +54,9 @@ def test_docs_refuse_a_logged_in_user_who_is_not_staff(client):
 def test_a_staff_session_does_not_open_the_rest_of_the_api(client):
     client.force_login(User.objects.create_user("staff", password="pw", is_staff=True))
     assert client.get("/api/whoami").status_code == 401
+
+
+def test_the_webhook_is_documented_without_the_key(api):
+    webhook = api.get("/api/schema/?format=json").json()["paths"]["/api/webhooks/stripe"]["post"]
+    assert "401" not in webhook["responses"]
+    assert {"DashKey": []} not in webhook.get("security", [])

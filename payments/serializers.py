@@ -1,0 +1,65 @@
+import datetime as dt
+
+from rest_framework import serializers
+
+from payments.models import Payment
+from payments.rules import normalize_email
+
+
+class PaymentFilterSerializer(serializers.Serializer):
+    email = serializers.EmailField(required=False, help_text="Exact address (case-insensitive).")
+    status = serializers.ChoiceField(choices=Payment.Status.choices, required=False)
+    since = serializers.DateTimeField(
+        required=False, default_timezone=dt.UTC, help_text="Created at or after (ISO-8601; naive means UTC)."
+    )
+    until = serializers.DateTimeField(
+        required=False, default_timezone=dt.UTC, help_text="Created before (ISO-8601; naive means UTC)."
+    )
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
+
+    def validate_email(self, value):
+        return normalize_email(value)
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": ["Must be later than since."]})
+        return attrs
+
+    def filters(self) -> dict:
+        return {key: self.validated_data.get(key) for key in ("email", "status", "since", "until")}
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="provider_id", help_text="The provider's id, e.g. pi_123.")
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "email",
+            "amount",
+            "currency",
+            "status",
+            "card_type",
+            "card_fingerprint",
+            "failure_code",
+            "failure_message",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class PaymentResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(default=True)
+    payment = PaymentSerializer()
+
+
+class WebhookResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(default=True)
+    event_id = serializers.CharField()
+    outcome = serializers.ChoiceField(
+        choices=["processed", "ignored", "duplicate"],
+        help_text="duplicate: the event was already processed; nothing changed.",
+    )

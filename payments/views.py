@@ -1,0 +1,77 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from echopilot.pagination import Pagination
+from echopilot.schema import ErrorSerializer
+from payments.selectors import payment_get, payment_list
+from payments.serializers import (
+    PaymentFilterSerializer,
+    PaymentResponseSerializer,
+    PaymentSerializer,
+    WebhookResultSerializer,
+)
+from payments.services import stripe_webhook_receive
+
+
+class StripeWebhookView(APIView):
+    """Stripe's webhook deliveries, authenticated by the Stripe-Signature header (no X-Dash-Key).
+
+    The raw body is verified before anything reads it as JSON, so DRF's
+    parsers are never used here.
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="webhooks_stripe",
+        auth=[],
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter(
+                "Stripe-Signature",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>' with STRIPE_WEBHOOK_SECRET>",
+            )
+        ],
+        responses={
+            200: WebhookResultSerializer,
+            400: OpenApiResponse(ErrorSerializer, "invalid_signature, or malformed_request: not a Stripe event."),
+            500: OpenApiResponse(ErrorSerializer, "processing_failed: recorded; the provider delivers it again."),
+        },
+    )
+    def post(self, request):
+        event_id, outcome = stripe_webhook_receive(
+            body=request.body,
+            content_type=request.META.get("CONTENT_TYPE", ""),
+            signature=request.META.get("HTTP_STRIPE_SIGNATURE"),
+        )
+        return Response(WebhookResultSerializer({"event_id": event_id, "outcome": outcome}).data)
+
+
+class PaymentListView(APIView):
+    """Payments newest first, filtered by email, status and creation time."""
+
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="payments_list", parameters=[PaymentFilterSerializer], responses=PaymentSerializer(many=True)
+    )
+    def get(self, request):
+        filters = PaymentFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(payment_list(**filters.filters()), request, view=self)
+        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+
+
+class PaymentDetailView(APIView):
+    @extend_schema(operation_id="payments_retrieve", responses=PaymentResponseSerializer)
+    def get(self, request, provider_id):
+        payment = payment_get(provider_id=provider_id)
+        return Response(PaymentResponseSerializer({"payment": payment}).data)

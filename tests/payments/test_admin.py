@@ -1,0 +1,78 @@
+import pytest
+from django.contrib.auth.models import User
+
+from payments.models import Payment, WebhookEvent
+from tests.payments import stripe_events as se
+from tests.payments.factories import make_payment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client):
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    return client
+
+
+def test_payment_list_filters_and_searches(staff):
+    make_payment("pi_123", email="ada@example.com")
+    make_payment("pi_456", email="grace@example.org", status="refunded", card_type="prepaid")
+    response = staff.get("/admin/payments/payment/", {"status__exact": "refunded", "card_type__exact": "prepaid"})
+    assert response.status_code == 200
+    assert "pi_456" in response.text and "pi_123" not in response.text
+    response = staff.get("/admin/payments/payment/", {"q": "Ada@Example.com"})
+    assert "pi_123" in response.text and "pi_456" not in response.text
+    response = staff.get("/admin/payments/payment/", {"q": "pi_456"})
+    assert "pi_456" in response.text and "pi_123" not in response.text
+
+
+def test_payment_amounts_are_read_only(staff):
+    payment = make_payment("pi_123")
+    response = staff.get(f"/admin/payments/payment/{payment.pk}/change/")
+    assert response.status_code == 200
+    assert 'name="amount"' not in response.text
+    assert 'name="email"' in response.text
+
+
+def test_webhook_events_are_read_only(staff):
+    webhook = WebhookEvent.objects.create(event_id="evt_1", type="charge.refunded", status="processed", payload={})
+    response = staff.get(f"/admin/payments/webhookevent/{webhook.pk}/change/")
+    assert response.status_code == 200
+    assert 'name="status"' not in response.text
+    assert staff.get("/admin/payments/webhookevent/add/").status_code == 403
+    response = staff.get("/admin/payments/webhookevent/", {"status__exact": "processed", "type": "charge.refunded"})
+    assert "evt_1" in response.text
+
+
+def test_the_reprocess_action_processes_failed_events_only(staff):
+    failed = WebhookEvent.objects.create(
+        event_id="evt_ok", type="payment_intent.succeeded", payload=se.succeeded(), status="failed", attempts=1
+    )
+    processed = WebhookEvent.objects.create(
+        event_id="evt_fail", type="payment_intent.payment_failed", payload=se.failed(), status="processed", attempts=1
+    )
+    response = staff.post(
+        "/admin/payments/webhookevent/",
+        {"action": "reprocess", "_selected_action": [failed.pk, processed.pk]},
+        follow=True,
+    )
+    assert "Reprocessed 1 failed event(s): 1 processed, 0 failed again." in response.text
+    assert Payment.objects.get().status == "succeeded"
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == ("processed", 2)
+
+
+def test_an_edited_email_is_stored_lowercase_and_trimmed(staff):
+    payment = make_payment("pi_123")
+    form = {
+        "email": " Grace@Example.ORG ",
+        "status": "succeeded",
+        "card_type": "debit",
+        "card_fingerprint": "",
+        "failure_code": "",
+        "failure_message": "",
+    }
+    response = staff.post(f"/admin/payments/payment/{payment.pk}/change/", form)
+    assert response.status_code == 302
+    payment.refresh_from_db()
+    assert (payment.email, payment.card_type) == ("grace@example.org", "debit")

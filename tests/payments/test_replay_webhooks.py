@@ -1,0 +1,61 @@
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from payments.models import Payment, WebhookEvent
+from tests.payments import stripe_events as se
+
+pytestmark = pytest.mark.django_db
+
+
+def replay(*args) -> str:
+    out = StringIO()
+    call_command("replay_webhooks", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def stored(event: dict, status: str, **fields) -> WebhookEvent:
+    return WebhookEvent.objects.create(event_id=event["id"], type=event["type"], payload=event, status=status, **fields)
+
+
+def test_it_processes_failed_events_again():
+    stored(se.succeeded(), "failed", attempts=2, last_error="OperationalError: database is locked")
+    assert "replayed 1 failed event(s): 1 processed" in replay()
+    assert Payment.objects.get().status == Payment.Status.SUCCEEDED
+    webhook = WebhookEvent.objects.get()
+    assert (webhook.status, webhook.attempts, webhook.last_error) == ("processed", 3, "")
+
+
+def test_replaying_twice_changes_nothing_the_second_time():
+    stored(se.succeeded(), "failed", attempts=1)
+    replay()
+    before = list(Payment.objects.values())
+    assert "nothing to do" in replay()
+    assert list(Payment.objects.values()) == before
+
+
+def test_it_leaves_processed_and_rejected_events_alone():
+    stored(se.succeeded(), "processed", attempts=1)
+    WebhookEvent.objects.create(status="rejected", payload={"reason": "invalid_signature"})
+    assert "nothing to do" in replay()
+    assert not Payment.objects.exists()
+
+
+def test_it_filters_by_type():
+    stored(se.succeeded(), "failed")
+    stored(se.refunded(pi="pi_other"), "failed")
+    assert "1 processed" in replay("--type", "charge.refunded")
+    assert Payment.objects.get().provider_id == "pi_other"
+
+
+def test_it_reports_events_that_fail_again():
+    stored(se.succeeded(amount=-1), "failed", attempts=1)
+    assert "1 failed" in replay()
+    assert WebhookEvent.objects.get().attempts == 2
+
+
+def test_ignored_events_stay_ignored_while_their_type_has_no_handler():
+    stored(se.event("customer.created", {"id": "cus_1"}), "ignored", attempts=1)
+    assert "1 duplicate" in replay("--status", "ignored")
+    assert WebhookEvent.objects.get().attempts == 1

@@ -1,0 +1,58 @@
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from payments.models import Payment, WebhookEvent
+from tests.payments import stripe_events as se
+from tests.payments.conftest import URL
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+THREADS = 8
+
+
+def deliver_at_once(payloads: list[str]) -> list[int]:
+    """POST every payload from its own thread, all released at the same moment."""
+    barrier = threading.Barrier(len(payloads))
+    statuses = [None] * len(payloads)
+
+    def post(index: int, payload: str):
+        try:
+            barrier.wait()
+            response = Client().post(
+                URL, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=se.sign(payload)
+            )
+            statuses[index] = response.status_code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(index, payload)) for index, payload in enumerate(payloads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_the_same_event_delivered_at_once_is_processed_once(read_audit):
+    statuses = deliver_at_once([se.body(se.succeeded())] * THREADS)
+    assert statuses == [200] * THREADS
+    webhook = WebhookEvent.objects.get()
+    assert (webhook.status, webhook.attempts) == ("processed", 1)
+    payment = Payment.objects.get()
+    assert payment.status == Payment.Status.SUCCEEDED
+    assert [line["event"] for line in read_audit("payments")] == ["receipt_requested", "webhook_processed"]
+
+
+def test_different_events_for_one_payment_at_once_end_refunded():
+    payloads = [se.body(se.succeeded()), se.body(se.failed()), se.body(se.refunded())] * 2
+    statuses = deliver_at_once(payloads)
+    assert set(statuses) <= {200, 500}
+    # A racing first insert of the payment may fail one delivery; the provider retries it.
+    for payload, status in zip(payloads, statuses, strict=True):
+        if status == 500:
+            assert deliver_at_once([payload]) == [200]
+    assert Payment.objects.get().status == Payment.Status.REFUNDED
+    assert WebhookEvent.objects.filter(status="processed").count() == 3
