@@ -38,7 +38,11 @@ class PeriodicTask:
         }
 
 
-REGISTRY: tuple[PeriodicTask, ...] = (PeriodicTask("heartbeat", "echopilot.tasks.heartbeat", minutes=1),)
+REGISTRY: tuple[PeriodicTask, ...] = (
+    PeriodicTask("heartbeat", "echopilot.tasks.heartbeat", minutes=1),
+    PeriodicTask("email-sweep", "notifications.tasks.email_sweep", minutes=1),
+    PeriodicTask("telegram-sweep", "notifications.tasks.telegram_sweep", minutes=1),
+)
 
 
 @dataclass

@@ -261,6 +261,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api",
+    # Distinct names for enums that share a field name across apps ("status").
+    "ENUM_NAME_OVERRIDES": {"DeliveryStatusEnum": "notifications.models.Status"},
 }
 
 # --- Static files -----------------------------------------------------------
@@ -319,3 +321,41 @@ LOGGING = {
 
 # Signing secret of the Stripe webhook endpoint (whsec_...). Empty: every delivery is refused.
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+
+# --- Notifications ----------------------------------------------------------
+
+# Mail is configured when SMTP_HOST is set; otherwise every email is recorded as a dry run.
+SMTP_HOST = env_str("SMTP_HOST", "")
+SMTP_PORT = env_int("SMTP_PORT", 465, minimum=1, maximum=65535)
+SMTP_USER = env_str("SMTP_USER", "")
+SMTP_PASS = env_str("SMTP_PASS", "")
+SMTP_FROM = env_str("SMTP_FROM", "ops@echopilot.ai")
+SMTP_SECURITY = env_choice(
+    "SMTP_SECURITY", ("ssl", "starttls", "none"), {465: "ssl", 587: "starttls"}.get(SMTP_PORT, "none")
+)
+SMTP_TIMEOUT = env_int("SMTP_TIMEOUT", 15, minimum=1)
+# Django's own mail settings, kept consistent; notifications builds its connection from SMTP_*.
+EMAIL_HOST = SMTP_HOST
+EMAIL_PORT = SMTP_PORT
+EMAIL_HOST_USER = SMTP_USER
+EMAIL_HOST_PASSWORD = SMTP_PASS
+EMAIL_USE_SSL = SMTP_SECURITY == "ssl"
+EMAIL_USE_TLS = SMTP_SECURITY == "starttls"
+EMAIL_TIMEOUT = SMTP_TIMEOUT
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = SMTP_FROM
+
+# Delivery attempts (emails and Telegram messages) and the first retry delay, doubled per attempt (max 1 h).
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 5, minimum=1)
+EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 30, minimum=1)
+# A message left in "sending" longer than this (a worker died) goes back to the queue.
+EMAIL_SENDING_TIMEOUT = env_int("EMAIL_SENDING_TIMEOUT", 300, minimum=60)
+# Comma-separated recipients of alerts and reports sent with notifications.services.notify().
+ALERT_EMAIL_TO = env_list("ALERT_EMAIL_TO")
+
+# Telegram is configured when both the bot token and the chat id are set; otherwise dry run.
+TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", "")
+TELEGRAM_CHAT_ID = env_str("TELEGRAM_CHAT_ID", "")
+TELEGRAM_API_URL = env_url("TELEGRAM_API_URL", "https://api.telegram.org", schemes=("http", "https")).rstrip("/")
+TELEGRAM_TIMEOUT = env_int("TELEGRAM_TIMEOUT", 10, minimum=1)
+# Seconds between two messages to the same chat (Telegram allows about one per second).
+TELEGRAM_CHAT_INTERVAL_SECONDS = 1.0

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from echopilot.audit import audit_event
 from echopilot.errors import ApiError
+from notifications.services import send_payment_receipt
 from payments.models import Payment, WebhookEvent
 from payments.rules import amount_from_minor, normalize_email, status_advances
 
@@ -132,10 +133,10 @@ def _payment_apply(facts: PaymentFacts) -> Payment:
 
 
 def payment_receipt_request(*, payment: Payment) -> bool:
-    """Request the payment's receipt, once per payment; returns whether this call claimed it.
+    """Queue the payment's receipt, once per payment; returns whether this call claimed it.
 
-    Until the notifications app sends receipts, the request is recorded
-    (``receipt_requested_at`` and an audit event).
+    The claim (``receipt_requested_at``) makes a second request a no-op even
+    before the email exists; the receipt's idempotency key makes it one email.
     """
     now = timezone.now()
     claimed = Payment.objects.filter(pk=payment.pk, receipt_requested_at__isnull=True).update(receipt_requested_at=now)
@@ -143,6 +144,7 @@ def payment_receipt_request(*, payment: Payment) -> bool:
         return False
     payment.receipt_requested_at = now
     audit_event("payments", "receipt_requested", payment=payment.provider_id)
+    send_payment_receipt(payment.email, payment.amount, payment.currency, payment.provider_id, payment=payment)
     return True
 
 

@@ -186,6 +186,26 @@ def test_succeeded_requests_the_receipt_once(deliver, django_capture_on_commit_c
     assert events.count("webhook_processed") == 2
 
 
+def test_a_succeeded_payment_produces_exactly_one_receipt_email(deliver, django_capture_on_commit_callbacks):
+    from notifications.models import Email
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(se.succeeded())
+        deliver(se.succeeded())  # the same event again
+        deliver(se.succeeded(event_id="evt_ok_again"))  # another event for the same payment
+    [receipt] = Email.objects.all()
+    assert receipt.kind == "receipt" and receipt.payment == only_payment()
+    assert receipt.to == [only_payment().email] and receipt.idempotency_key == "receipt:pi_123"
+    assert "pi_123" in receipt.body
+
+
+def test_a_failed_payment_produces_no_receipt(deliver):
+    from notifications.models import Email
+
+    deliver(se.failed())
+    assert not Email.objects.exists()
+
+
 def test_succeeded_takes_the_email_from_the_charge_without_receipt_email(deliver):
     event = se.succeeded(email=None)
     event["data"]["object"]["latest_charge"]["billing_details"]["email"] = "Grace@Example.org"

@@ -1,0 +1,111 @@
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Status(models.TextChoices):
+    """Delivery state of an email or Telegram message.
+
+    ``queued`` → ``sending`` (claimed by one worker) → ``sent``, or back to
+    ``queued`` with a later ``next_attempt_at`` after a transient failure, or
+    ``failed`` after a permanent one or the last attempt. A row left in
+    ``sending`` by a worker that died goes back to ``queued`` after
+    ``EMAIL_SENDING_TIMEOUT``. ``dry_run``: the channel is not configured;
+    recorded, never sent.
+    """
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DRY_RUN = "dry_run"
+
+
+class Kind(models.TextChoices):
+    MANUAL = "manual"
+    RECEIPT = "receipt"
+    ALERT = "alert"
+    REPORT = "report"
+
+
+class ErrorType(models.TextChoices):
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+
+
+def _public_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(12)
+
+
+def email_public_id() -> str:
+    return _public_id("em_")
+
+
+def telegram_public_id() -> str:
+    return _public_id("tg_")
+
+
+class Delivery(models.Model):
+    """What emails and Telegram messages share: state, attempts, last error."""
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MANUAL)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    error_type = models.CharField(max_length=10, choices=ErrorType.choices, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.public_id
+
+
+class Email(Delivery):
+    """One email, stored before it is delivered from the task queue (see ``Status``)."""
+
+    public_id = models.CharField(max_length=30, unique=True, default=email_public_id, editable=False)
+    to = models.JSONField(default=list, help_text="Normalised addresses (trimmed, domain lowercased).")
+    subject = models.CharField(max_length=998)
+    body = models.TextField()
+    html = models.TextField(blank=True)
+    message_id = models.CharField(max_length=255, unique=True)
+    payment = models.ForeignKey(
+        "payments.Payment", null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    created_by = models.CharField(max_length=200, blank=True)
+
+    class Meta(Delivery.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"], condition=~Q(idempotency_key=""), name="email_idempotency_key_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="email_due"),
+            models.Index(fields=["created_at"], name="email_time"),
+        ]
+
+
+class TelegramMessage(Delivery):
+    """One Telegram message (one part of a long text), stored before it is delivered."""
+
+    public_id = models.CharField(max_length=30, unique=True, default=telegram_public_id, editable=False)
+    chat_id = models.CharField(max_length=100, blank=True)
+    text = models.TextField(help_text="HTML (parse_mode=HTML), at most 4096 characters.")
+    telegram_message_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta(Delivery.Meta):
+        verbose_name = "Telegram message"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="telegram_due"),
+            models.Index(fields=["created_at"], name="telegram_time"),
+        ]

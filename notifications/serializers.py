@@ -1,0 +1,122 @@
+import re
+
+from rest_framework import serializers
+
+from notifications.models import Email, Status
+from notifications.rules import normalize_address
+
+MAX_RECIPIENTS = 50
+MAX_SUBJECT_CHARS = 998  # RFC 5322 line length limit
+MAX_BODY_BYTES = 1024 * 1024
+MAX_IDEMPOTENCY_KEY_CHARS = 200
+STATUS_MESSAGES = {
+    Status.QUEUED: "Email queued for delivery.",
+    Status.SENDING: "Email is being sent.",
+    Status.SENT: "Email sent.",
+    Status.FAILED: "Email delivery failed.",
+    Status.DRY_RUN: "SMTP not configured - email not sent",
+}
+
+
+class _RecipientsField(serializers.ListField):
+    """One address or a list of addresses."""
+
+    child = serializers.CharField(trim_whitespace=False)
+
+    def to_internal_value(self, data):
+        return super().to_internal_value([data] if isinstance(data, str) else data)
+
+
+def _check_bytes(value: str, limit: int) -> str:
+    if len(value.encode()) > limit:
+        raise serializers.ValidationError(f"Must be at most {limit} bytes (UTF-8).")
+    return value
+
+
+class EmailSendSerializer(serializers.Serializer):
+    to = _RecipientsField(
+        min_length=1, max_length=MAX_RECIPIENTS, help_text="An address or a list of up to 50 addresses."
+    )
+    subject = serializers.CharField(max_length=MAX_SUBJECT_CHARS, trim_whitespace=False)
+    body = serializers.CharField(trim_whitespace=False, help_text="Plain-text body, at most 1 MiB.")
+    html = serializers.CharField(
+        required=False, default="", allow_blank=True, trim_whitespace=False, help_text="Optional HTML body."
+    )
+
+    def validate_to(self, value):
+        addresses = []
+        for address in value:
+            try:
+                normalized = normalize_address(address)
+            except ValueError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+            if normalized not in addresses:
+                addresses.append(normalized)
+        return addresses
+
+    def validate_subject(self, value):
+        if "\r" in value or "\n" in value:
+            raise serializers.ValidationError("Must not contain line breaks.")
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value
+
+    def validate_body(self, value):
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return _check_bytes(value, MAX_BODY_BYTES)
+
+    def validate_html(self, value):
+        return _check_bytes(value, MAX_BODY_BYTES)
+
+
+def idempotency_key(header: str | None) -> str:
+    """The Idempotency-Key header checked: printable ASCII, at most 200 characters; empty when absent."""
+    if header is None:
+        return ""
+    if not re.fullmatch(rf"[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY_CHARS}}}", header):
+        raise serializers.ValidationError(
+            {"Idempotency-Key": [f"Must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters."]}
+        )
+    return header
+
+
+class EmailSendResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(default=True)
+    id = serializers.CharField(source="public_id", help_text="em_ followed by 24 hex digits.")
+    status = serializers.ChoiceField(choices=Status.choices)
+    dry_run = serializers.SerializerMethodField()
+    message = serializers.SerializerMethodField()
+
+    def get_dry_run(self, email) -> bool:
+        return email.status == Status.DRY_RUN
+
+    def get_message(self, email) -> str:
+        return STATUS_MESSAGES[email.status]
+
+
+class EmailSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+
+    class Meta:
+        model = Email
+        fields = [
+            "id",
+            "to",
+            "subject",
+            "kind",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "error_type",
+            "message_id",
+            "created_at",
+            "sent_at",
+        ]
+        read_only_fields = fields
+
+
+class EmailResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(default=True)
+    email = EmailSerializer()

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from notifications import views
+
+urlpatterns = [
+    path("email/send", views.EmailSendView.as_view(), name="email-send"),
+    path("email/<str:public_id>", views.EmailDetailView.as_view(), name="email"),
+]

@@ -1,0 +1,56 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from notifications.models import Status
+from notifications.selectors import email_get
+from notifications.serializers import (
+    EmailResponseSerializer,
+    EmailSendResultSerializer,
+    EmailSendSerializer,
+    idempotency_key,
+)
+from notifications.services import email_send
+
+
+class EmailSendView(APIView):
+    """Store an email and queue it for delivery (a dry run when SMTP is not configured)."""
+
+    @extend_schema(
+        operation_id="email_send",
+        request=EmailSendSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Same key, same email: a repeated request answers with the first email, sends nothing.",
+            )
+        ],
+        responses={
+            202: OpenApiResponse(EmailSendResultSerializer, "Stored and queued; GET /api/email/{id} shows its status."),
+            200: OpenApiResponse(
+                EmailSendResultSerializer, "SMTP is not configured: recorded as a dry run (dry_run true), not sent."
+            ),
+        },
+    )
+    def post(self, request):
+        data = EmailSendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = idempotency_key(request.headers.get("Idempotency-Key"))
+        email, _ = email_send(
+            **data.validated_data,
+            # Callers' keys live in their own namespace, apart from internal ones such as receipt:<payment>.
+            idempotency_key=f"api:{key}" if key else "",
+            created_by=request.user.label,
+        )
+        code = status.HTTP_200_OK if email.status == Status.DRY_RUN else status.HTTP_202_ACCEPTED
+        return Response(EmailSendResultSerializer(email).data, status=code)
+
+
+class EmailDetailView(APIView):
+    @extend_schema(operation_id="email_retrieve", responses=EmailResponseSerializer)
+    def get(self, request, public_id):
+        return Response(EmailResponseSerializer({"email": email_get(public_id=public_id)}).data)

@@ -1,0 +1,101 @@
+"""Receipts for payments, and notify() for alerts and reports."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from notifications.models import Email, Kind, Status, TelegramMessage
+from notifications.services import email_deliver_due, notify, send_payment_receipt
+from payments.models import Payment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def payment():
+    return Payment.objects.create(
+        provider_id="pi_123",
+        email="ann@example.com",
+        amount=Decimal("1200.00"),
+        currency="jpy",
+        status=Payment.Status.SUCCEEDED,
+        created_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC),
+    )
+
+
+def test_a_receipt_shows_the_amount_payment_and_date_in_text_and_html(payment, smtp_server):
+    receipt = send_payment_receipt("Ann@Example.com ", payment.amount, payment.currency, "pi_123", payment=payment)
+    assert (receipt.kind, receipt.to, receipt.payment, receipt.idempotency_key) == (
+        Kind.RECEIPT,
+        ["Ann@example.com"],
+        payment,
+        "receipt:pi_123",
+    )
+    assert receipt.subject == "Your receipt for JPY 1,200"
+    email_deliver_due()
+    message = smtp_server.messages[0]["message"]
+    for part in ("plain", "html"):
+        content = message.get_body((part,)).get_content()
+        assert "JPY 1,200" in content
+        assert "pi_123" in content
+        assert "4 March 2026, 05:06 UTC" in content
+        assert "portal" not in content.lower()  # no link until the portal exists
+
+
+def test_a_second_receipt_request_for_the_same_payment_is_a_no_op(payment, smtp_server):
+    first = send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123")
+    second = send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123")
+    assert first.pk == second.pk
+    assert Email.objects.count() == 1
+    email_deliver_due()
+    send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123")
+    assert email_deliver_due() == {}
+    assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.parametrize("address", ["", "not-an-address"])
+def test_a_payment_without_a_valid_address_gets_no_receipt(address, read_audit, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_payment_receipt(address, Decimal("1"), "usd", "pi_123") is None
+    assert Email.objects.count() == 0
+    [line] = read_audit("emails")
+    assert (line["event"], line["payment"], line["reason"]) == ("receipt_skipped", "pi_123", "no valid email address")
+
+
+def test_receipt_values_are_escaped_in_the_html(smtp_server):
+    send_payment_receipt("ann@example.com", Decimal("1"), "usd", "pi_<b>")
+    email_deliver_due()
+    html = smtp_server.messages[0]["message"].get_body(("html",)).get_content()
+    assert "pi_&lt;b&gt;" in html and "pi_<b>" not in html
+
+
+def test_notify_writes_an_email_to_the_alert_recipients_and_a_telegram_message(settings, telegram_api, smtp_server):
+    settings.ALERT_EMAIL_TO = ["ops@example.com", "Lead@Example.com"]
+    notified = notify("alert", "Refund\nspike", "12 refunds in 5 minutes")
+    assert notified.email.to == ["ops@example.com", "Lead@example.com"]
+    assert (notified.email.kind, notified.email.subject, notified.email.status) == ("alert", "Refund spike", "queued")
+    [message] = notified.telegram
+    assert message.text == "<b>Refund spike</b>\n12 refunds in 5 minutes"
+    assert email_deliver_due() == {"sent": 1}
+
+
+def test_notify_refuses_an_unknown_kind():
+    with pytest.raises(ValueError, match="kind"):
+        notify("panic", "s", "t")
+
+
+def test_notify_without_channels_records_dry_runs_only_for_telegram(settings):
+    notified = notify("report", "Daily report", "All quiet.")
+    assert notified.email is None
+    assert [m.status for m in notified.telegram] == [Status.DRY_RUN]
+    assert Email.objects.count() == 0
+
+
+def test_notify_enqueues_delivery_on_commit(settings, telegram_api, smtp_server, django_capture_on_commit_callbacks):
+    settings.ALERT_EMAIL_TO = ["ops@example.com"]
+    with django_capture_on_commit_callbacks(execute=True):
+        notify("alert", "Down", "The database is down.")
+    assert Email.objects.get().status == Status.SENT
+    assert TelegramMessage.objects.get().status == Status.SENT
+    assert len(smtp_server.messages) == 1 and len(telegram_api.requests) == 1

@@ -1,0 +1,87 @@
+"""Pure rules: addresses, money, error classification, backoff, Telegram text."""
+
+import smtplib
+from decimal import Decimal
+
+import pytest
+
+from notifications.rules import (
+    format_amount,
+    normalize_address,
+    retry_delay_seconds,
+    smtp_error_is_permanent,
+    telegram_split,
+    telegram_text,
+)
+
+
+def test_an_address_is_trimmed_and_its_domain_lowercased():
+    assert normalize_address("  Ann.Lee@Example.COM ") == "Ann.Lee@example.com"
+
+
+@pytest.mark.parametrize("address", ["", "ann", "ann@", "@example.com", "ann@example.com\r\nBcc: x@y.z", "a b@x.io"])
+def test_invalid_addresses_are_refused(address):
+    with pytest.raises(ValueError):
+        normalize_address(address)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [
+        (Decimal("12.5"), "usd", "USD 12.50"),
+        (Decimal("1234567.89"), "EUR", "EUR 1,234,567.89"),
+        (Decimal("1200.00"), "jpy", "JPY 1,200"),
+        (Decimal("1.50"), "kwd", "KWD 1.500"),
+        (Decimal("0"), "gbp", "GBP 0.00"),
+    ],
+)
+def test_amounts_are_formatted_with_the_currency_and_its_decimals(amount, currency, expected):
+    assert format_amount(amount, currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("exc", "permanent"),
+    [
+        (smtplib.SMTPRecipientsRefused({"a@x.io": (550, b"no such user")}), True),
+        (smtplib.SMTPDataError(554, b"rejected"), True),
+        (smtplib.SMTPSenderRefused(553, b"bad sender", "ops@echopilot.ai"), True),
+        (smtplib.SMTPAuthenticationError(535, b"bad credentials"), True),
+        (smtplib.SMTPDataError(451, b"try later"), False),
+        (smtplib.SMTPResponseException(421, b"closing"), False),
+        (smtplib.SMTPServerDisconnected("gone"), False),
+        (ConnectionRefusedError(111, "refused"), False),
+        (TimeoutError("timed out"), False),
+        (OSError(101, "network unreachable"), False),
+        (ValueError("bad header"), True),
+    ],
+)
+def test_smtp_errors_are_classified(exc, permanent):
+    assert smtp_error_is_permanent(exc) is permanent
+
+
+def test_backoff_doubles_from_the_base_up_to_an_hour():
+    assert [retry_delay_seconds(n, 30) for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert retry_delay_seconds(12, 30) == 3600
+
+
+def test_telegram_text_escapes_inserted_values_and_keeps_its_own_tags():
+    text = telegram_text("Refund <b>spike</b> & more", "<script>x</script> a&b")
+    assert text == "<b>Refund &lt;b&gt;spike&lt;/b&gt; &amp; more</b>\n&lt;script&gt;x&lt;/script&gt; a&amp;b"
+
+
+def test_short_text_is_one_part():
+    assert telegram_split("a\nb") == ["a\nb"]
+
+
+def test_long_text_is_split_at_line_boundaries():
+    lines = [f"line {i:04d} " + "x" * 90 for i in range(100)]  # 100 lines of 100 characters
+    parts = telegram_split("\n".join(lines), limit=1000)
+    assert all(len(part) <= 1000 for part in parts)
+    assert [line for part in parts for line in part.split("\n")] == lines
+    assert len(parts) == 12  # 9 lines and their line breaks (908 characters) fit in a part
+
+
+def test_a_line_longer_than_the_limit_is_cut_hard_but_not_inside_an_entity():
+    line = "a" * 8 + "&amp;" + "b" * 10
+    parts = telegram_split(f"head\n{line}\ntail", limit=10)
+    assert parts == ["head", "aaaaaaaa", "&amp;bbbbb", "bbbbb\ntail"]
