@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 import sys
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from echopilot.env import (
     env_bool,
     env_choice,
+    env_decimal,
     env_int,
     env_list,
     env_str,
@@ -321,6 +323,19 @@ LOGGING = {
 
 # Signing secret of the Stripe webhook endpoint (whsec_...). Empty: every delivery is refused.
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+
+# --- Fraud guard ------------------------------------------------------------
+
+# 1: block prepaid cards.
+GUARD_BLOCK_PREPAID = env_bool("GUARD_BLOCK_PREPAID", False)
+# Checks allowed per card (fingerprint, else email) per rolling hour.
+GUARD_MAX_PER_HOUR = env_int("GUARD_MAX_PER_HOUR", 5, minimum=1)
+# Allowed + review amount per email and currency per rolling 24 hours.
+GUARD_MAX_AMOUNT_DAY = env_decimal("GUARD_MAX_AMOUNT_DAY", "10000", minimum=Decimal("0"))
+# Emails always allowed (comma-separated, case-insensitive).
+GUARD_EMAIL_ALLOW = [email.lower() for email in env_list("GUARD_EMAIL_ALLOW")]
+# Amounts above this go to manual review.
+GUARD_REVIEW_AMOUNT = env_decimal("GUARD_REVIEW_AMOUNT", "5000", minimum=Decimal("0"))
 
 # --- Notifications ----------------------------------------------------------
 

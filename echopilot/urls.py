@@ -18,6 +18,7 @@ api_patterns = [
     path("whoami", views.WhoAmIView.as_view(), name="whoami"),
     path("", include("payments.urls")),
     path("", include("notifications.urls")),
+    path("", include("fraud.urls")),
     path("schema/", SpectacularAPIView.as_view(**_docs_access), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **_docs_access), name="docs"),
 ]

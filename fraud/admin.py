@@ -1,0 +1,213 @@
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from fraud import selectors
+from fraud.models import FraudCheck, FraudReview, ListEntry
+from fraud.services import fraud_review_close, fraud_review_open
+
+
+def _who(request) -> str:
+    return f"user:{request.user.get_username()}"
+
+
+@admin.register(FraudCheck)
+class FraudCheckAdmin(admin.ModelAdmin):
+    """Checks are machine records: read-only, filterable, searchable by id and email."""
+
+    list_display = ["check_id", "created_at", "email", "amount", "currency", "card_type", "decision", "reason"]
+    list_filter = ["decision", "rule", "card_type", "currency", "created_at"]
+    search_fields = ["=check_id", "email", "=payment_ref", "=card_fingerprint"]
+    date_hierarchy = "created_at"
+    list_select_related = ["payment"]
+    actions = ["open_review"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Open a manual review")
+    def open_review(self, request, queryset):
+        opened = sum(fraud_review_open(check=check, opened_by=_who(request))[1] for check in queryset)
+        self.message_user(request, f"Opened {opened} review(s).", messages.SUCCESS)
+
+
+class ReviewActionForm(ActionForm):
+    resolution = forms.ChoiceField(choices=[("", "— reason —"), *FraudReview.Resolution.choices], required=False)
+    note = forms.CharField(required=False, widget=forms.TextInput(attrs={"placeholder": "note"}))
+
+
+class OpenFirstFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open (queue)"), ("closed", "Closed"), ("all", "All")]
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": (self.value() or "open") == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or "open"
+        if value == "open":
+            return queryset.filter(state=FraudReview.State.OPEN)
+        if value == "closed":
+            return queryset.exclude(state=FraudReview.State.OPEN)
+        return queryset
+
+
+@admin.register(FraudReview)
+class FraudReviewAdmin(admin.ModelAdmin):
+    """The review queue: open reviews first, newest first."""
+
+    list_display = [
+        "opened_at",
+        "check_link",
+        "email",
+        "amount",
+        "card",
+        "reason",
+        "state",
+        "opened_reason",
+        "closed_by",
+    ]
+    list_filter = [OpenFirstFilter, "opened_reason", "resolution", "opened_at"]
+    search_fields = ["=fraud_check__check_id", "fraud_check__email"]
+    list_select_related = ["fraud_check"]
+    ordering = ["-opened_at"]
+    action_form = ReviewActionForm
+    actions = ["approve", "reject"]
+    readonly_fields = [
+        "check_link",
+        "email",
+        "amount",
+        "card",
+        "reason",
+        "state",
+        "opened_reason",
+        "opened_by",
+        "opened_at",
+        "resolution",
+        "note",
+        "closed_by",
+        "closed_at",
+        "history",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Check", ordering="fraud_check__check_id")
+    def check_link(self, review):
+        url = reverse("admin:fraud_fraudcheck_change", args=[review.fraud_check.pk])
+        return format_html('<a href="{}">{}</a>', url, review.fraud_check.check_id)
+
+    @admin.display(ordering="fraud_check__email")
+    def email(self, review):
+        return review.fraud_check.email
+
+    @admin.display(ordering="fraud_check__amount")
+    def amount(self, review):
+        return f"{review.fraud_check.amount} {review.fraud_check.currency.upper()}"
+
+    @admin.display()
+    def card(self, review):
+        check = review.fraud_check
+        return f"{check.card_type} {check.card_fingerprint}".strip()
+
+    @admin.display()
+    def reason(self, review):
+        return review.fraud_check.reason
+
+    @admin.display(description="Customer's recent history")
+    def history(self, review):
+        check = review.fraud_check
+        rows = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> {} — {} {} — {} ({})</li>',
+            (
+                (
+                    reverse("admin:fraud_fraudcheck_change", args=[other.pk]),
+                    other.check_id,
+                    other.created_at.strftime("%Y-%m-%d %H:%M"),
+                    other.amount,
+                    other.currency.upper(),
+                    other.decision,
+                    other.reason,
+                )
+                for other in selectors.customer_history(email=check.email, exclude_pk=check.pk)
+            ),
+        )
+        payments = reverse("admin:payments_payment_changelist") + f"?q={check.email}"
+        checks = reverse("admin:fraud_fraudcheck_changelist") + f"?q={check.email}"
+        return format_html(
+            '<ul>{}</ul><a href="{}">All checks of this customer</a> · <a href="{}">Their payments</a>',
+            rows,
+            checks,
+            payments,
+        )
+
+    def _close(self, request, queryset, approve):
+        resolution = request.POST.get("resolution", "")
+        if resolution and resolution not in FraudReview.Resolution.values:
+            self.message_user(request, "Unknown reason.", messages.ERROR)
+            return
+        if not approve and not resolution:
+            self.message_user(request, "Choose a reason to reject.", messages.ERROR)
+            return
+        note = request.POST.get("note", "")[:2000]
+        closed = sum(
+            fraud_review_close(
+                review=review, approve=approve, resolution=resolution, note=note, closed_by=_who(request)
+            )
+            for review in queryset
+        )
+        skipped = queryset.count() - closed
+        level = messages.SUCCESS if not skipped else messages.WARNING
+        self.message_user(request, f"Closed {closed} review(s); {skipped} were already closed.", level)
+
+    @admin.action(description="Approve selected reviews")
+    def approve(self, request, queryset):
+        self._close(request, queryset, approve=True)
+
+    @admin.action(description="Reject selected reviews (choose a reason)")
+    def reject(self, request, queryset):
+        self._close(request, queryset, approve=False)
+
+
+@admin.register(ListEntry)
+class ListEntryAdmin(admin.ModelAdmin):
+    list_display = ["action", "kind", "value", "reason", "created_by", "created_at", "expires_at"]
+    list_filter = ["action", "kind"]
+    search_fields = ["value", "reason"]
+    list_select_related = ["created_by"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def changelist_view(self, request, extra_context=None):
+        allow = settings.GUARD_EMAIL_ALLOW
+        if allow:
+            self.message_user(
+                request, f"Also always allowed, from GUARD_EMAIL_ALLOW (read-only): {', '.join(allow)}", messages.INFO
+            )
+        return super().changelist_view(request, extra_context)

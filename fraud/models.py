@@ -1,0 +1,139 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def new_check_id() -> str:
+    return "fc_" + secrets.token_hex(10)
+
+
+class Decision(models.TextChoices):
+    ALLOW = "allow"
+    BLOCK = "block"
+    REVIEW = "review"
+
+
+class FraudCheck(models.Model):
+    """One decision of the fraud guard, with everything that explains it.
+
+    ``card_key`` is what "the same card" means for velocity: the card
+    fingerprint when given, else the email. Rows are never changed after they
+    are written; a review lives in ``FraudReview``.
+    """
+
+    check_id = models.CharField(max_length=32, unique=True, default=new_check_id, editable=False)
+    email = models.CharField(max_length=254)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    card_type = models.CharField(max_length=10)
+    card_fingerprint = models.CharField(max_length=64, blank=True)
+    card_key = models.CharField(max_length=300, editable=False)
+    payment_ref = models.CharField(max_length=255, blank=True, help_text="The caller's payment id.")
+    payment = models.ForeignKey("payments.Payment", null=True, blank=True, on_delete=models.SET_NULL)
+    caller_recent_count = models.PositiveIntegerField(null=True, blank=True)
+    caller_daily_total = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    reason = models.CharField(max_length=100)
+    rule = models.CharField(max_length=30)
+    observed = models.JSONField(default=dict)
+    limit = models.CharField(max_length=50, blank=True)
+    ruleset_version = models.CharField(max_length=30)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment_ref"], condition=~Q(payment_ref=""), name="fraud_check_payment_id_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["card_key", "created_at"], name="fraud_card_time"),
+            models.Index(fields=["email", "currency", "created_at"], name="fraud_email_time"),
+            models.Index(fields=["decision", "created_at"], name="fraud_decision_time"),
+            models.Index(fields=["created_at"], name="fraud_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.check_id} {self.decision}"
+
+
+class FraudReview(models.Model):
+    """Manual review of a check.
+
+    Opened automatically for a ``review`` decision (reason ``rule``) or by an
+    operator on any check (``manual``). It is closed once, as ``approved`` or
+    ``rejected``: the close is a conditional update on ``state='open'``, so two
+    reviewers acting at once cannot both close it.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    class Opened(models.TextChoices):
+        RULE = "rule"
+        MANUAL = "manual"
+
+    class Resolution(models.TextChoices):
+        FRAUD = "fraud"
+        CUSTOMER_REQUEST = "customer_request"
+        OTHER = "other"
+
+    fraud_check = models.OneToOneField(FraudCheck, on_delete=models.CASCADE, related_name="review")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    opened_reason = models.CharField(max_length=10, choices=Opened.choices)
+    opened_by = models.CharField(max_length=150, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+    note = models.TextField(blank=True)
+    closed_by = models.CharField(max_length=150, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [models.Index(fields=["state", "opened_at"], name="fraud_review_queue")]
+
+    def __str__(self):
+        return f"review of {self.fraud_check.check_id} ({self.state})"
+
+
+class ListEntry(models.Model):
+    """An allow or block entry for an email, an email domain or a card fingerprint."""
+
+    class Action(models.TextChoices):
+        ALLOW = "allow"
+        BLOCK = "block"
+
+    class Kind(models.TextChoices):
+        EMAIL = "email"
+        DOMAIN = "domain"
+        CARD = "card"
+
+    action = models.CharField(max_length=5, choices=Action.choices)
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    value = models.CharField(max_length=254, help_text="Stored lowercase.")
+    reason = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until removed.")
+
+    class Meta:
+        verbose_name = "list entry"
+        verbose_name_plural = "allow and block list"
+        constraints = [models.UniqueConstraint(fields=["action", "kind", "value"], name="fraud_list_entry_unique")]
+        indexes = [models.Index(fields=["kind", "value"], name="fraud_list_lookup")]
+
+    def __str__(self):
+        return f"{self.action} {self.kind} {self.value}"
+
+    def save(self, *args, **kwargs):
+        self.value = self.value.strip().lower()
+        super().save(*args, **kwargs)

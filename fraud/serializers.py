@@ -1,0 +1,107 @@
+import re
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from fraud.models import FraudReview
+
+CARD_TYPES = ["credit", "debit", "prepaid", "unknown"]
+MAX_AMOUNT = Decimal("100000000.00")  # anything above is a caller's bug, not a payment
+
+
+class CheckInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=MAX_AMOUNT)
+    card_type = serializers.ChoiceField(choices=CARD_TYPES, default="unknown")
+    currency = serializers.CharField(default="usd", max_length=3, min_length=3)
+    card_fingerprint = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
+    payment_id = serializers.CharField(required=False, allow_null=True, default=None, max_length=255)
+    recent_count = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=1_000_000
+    )
+    daily_total = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=Decimal("0"),
+        max_value=MAX_AMOUNT,
+    )
+
+    def validate_email(self, value):
+        return value.strip().lower()
+
+    def validate_currency(self, value):
+        value = value.strip().lower()
+        if not re.fullmatch(r"[a-z]{3}", value):
+            raise serializers.ValidationError("Must be a three-letter ISO 4217 code, e.g. usd.")
+        return value
+
+    def validate_card_fingerprint(self, value):
+        value = value.strip()
+        if value and not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", value):
+            raise serializers.ValidationError("Only letters, digits, '-' and '_'.")
+        return value
+
+    def validate_payment_id(self, value):
+        return value.strip() or None if value is not None else None
+
+
+class ReviewOutput(serializers.Serializer):
+    state = serializers.ChoiceField(choices=FraudReview.State.choices)
+    opened_reason = serializers.ChoiceField(choices=FraudReview.Opened.choices)
+    opened_by = serializers.CharField()
+    opened_at = serializers.DateTimeField()
+    resolution = serializers.CharField()
+    note = serializers.CharField()
+    closed_by = serializers.CharField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+
+
+class CheckOutput(serializers.Serializer):
+    """A check as the API shows it: the seed's ``ok``, ``decision`` and ``reason`` plus the explanation.
+
+    Declared field by field (not a ModelSerializer): it is on the hot path of every check.
+    """
+
+    ok = serializers.SerializerMethodField()
+    decision = serializers.ChoiceField(choices=["allow", "block", "review"])
+    reason = serializers.CharField()
+    check_id = serializers.CharField()
+    rule = serializers.CharField()
+    observed = serializers.DictField()
+    limit = serializers.CharField()
+    ruleset_version = serializers.CharField()
+    email = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    currency = serializers.CharField()
+    card_type = serializers.CharField()
+    payment_id = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    review = serializers.SerializerMethodField()
+
+    def get_ok(self, check) -> bool:
+        return check.decision != "block"
+
+    def get_payment_id(self, check) -> str | None:
+        return check.payment_ref or None
+
+    @extend_schema_field(ReviewOutput(allow_null=True))
+    def get_review(self, check):
+        review = getattr(check, "review", None)
+        return ReviewOutput(review).data if review else None
+
+
+class ReviewInput(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["open", "approve", "reject"])
+    resolution = serializers.ChoiceField(choices=FraudReview.Resolution.choices, required=False, default="")
+    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+
+    def validate(self, data):
+        if data["action"] == "reject" and not data["resolution"]:
+            raise serializers.ValidationError(
+                {"resolution": ["A rejection needs a resolution: fraud, customer_request or other."]}
+            )
+        return data

@@ -1,0 +1,159 @@
+"""Writes of the fraud guard: deciding a check, and reviewing it."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from echopilot.audit import audit_event
+from fraud import selectors
+from fraud.models import FraudCheck, FraudReview
+from fraud.rules import REVIEW, Facts, RuleConfig, decide
+from payments.models import Payment
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: FraudCheck
+    replayed: bool  # True when the payment id was seen before and its stored decision is returned
+
+
+def _lock_keys(keys: list[str]) -> None:
+    """Serialise checks that share a card or an email, for the rest of the transaction.
+
+    PostgreSQL: transaction-scoped advisory locks, always taken in the same
+    (sorted) order so two checks can never wait on each other. SQLite: every
+    transaction starts with BEGIN IMMEDIATE and holds the database's single
+    write lock already, so nothing more is needed.
+    """
+    if connection.vendor != "postgresql":
+        return
+    ids = sorted({int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True) for key in keys})
+    # One round trip; PostgreSQL evaluates the select list left to right, so the order holds.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids)), ids)
+
+
+def fraud_check_create(
+    *,
+    email: str,
+    amount: Decimal,
+    currency: str = "usd",
+    card_type: str = "unknown",
+    card_fingerprint: str = "",
+    payment_id: str | None = None,
+    recent_count: int | None = None,
+    daily_total: Decimal | None = None,
+    created_by: str = "",
+    config: RuleConfig | None = None,
+    now: datetime | None = None,
+) -> CheckResult:
+    """Count, decide and record one check in one short transaction under the card's and email's locks."""
+    config = config or RuleConfig.from_settings()
+    card_key = selectors.card_key_for(email=email, card_fingerprint=card_fingerprint)
+    try:
+        with transaction.atomic():
+            _lock_keys([card_key, f"email:{email}"])
+            if payment_id:
+                existing = FraudCheck.objects.filter(payment_ref=payment_id).first()
+                if existing:
+                    return CheckResult(existing, replayed=True)
+            moment = now or timezone.now()
+            stored = selectors.stored_facts(
+                card_key=card_key, email=email, currency=currency, card_fingerprint=card_fingerprint, now=moment
+            )
+            facts = Facts(
+                email=email,
+                amount=amount,
+                card_type=card_type,
+                recent_count=max(stored.recent_count, recent_count or 0),
+                daily_total=max(stored.daily_total, daily_total or Decimal("0")),
+                allow_hit=stored.allow_hit,
+                block_hit=stored.block_hit,
+            )
+            decision = decide(facts, config)
+            check = FraudCheck.objects.create(
+                email=email,
+                amount=amount,
+                currency=currency,
+                card_type=card_type,
+                card_fingerprint=card_fingerprint,
+                card_key=card_key,
+                payment_ref=payment_id or "",
+                payment=Payment.objects.filter(provider_id=payment_id).first() if payment_id else None,
+                caller_recent_count=recent_count,
+                caller_daily_total=daily_total,
+                decision=decision.outcome,
+                reason=decision.reason,
+                rule=decision.rule,
+                observed={
+                    **decision.observed,
+                    "ours_recent_count": stored.recent_count,
+                    "ours_daily_total": f"{stored.daily_total:.2f}",
+                },
+                limit=decision.limit or "",
+                ruleset_version=config.version,
+                created_by=created_by,
+                created_at=moment,
+            )
+            if decision.outcome == REVIEW:
+                FraudReview.objects.create(fraud_check=check, opened_reason=FraudReview.Opened.RULE, opened_at=moment)
+            else:  # known to have no review: spare the caller a query for it
+                FraudCheck.review.related.set_cached_value(check, None)
+            audit_event(
+                "fraud_guard",
+                "fraud_check",
+                check_id=check.check_id,
+                email=email,
+                amount=amount,
+                currency=currency,
+                decision=check.decision,
+                reason=check.reason,
+                rule=check.rule,
+                observed=check.observed,
+                ruleset_version=check.ruleset_version,
+                payment_id=payment_id,
+            )
+            return CheckResult(check, replayed=False)
+    except IntegrityError:
+        # The same payment id raced in from a request for another card: the first one stands.
+        if payment_id:
+            existing = FraudCheck.objects.filter(payment_ref=payment_id).first()
+            if existing:
+                return CheckResult(existing, replayed=True)
+        raise
+
+
+def fraud_review_open(*, check: FraudCheck, opened_by: str) -> tuple[FraudReview, bool]:
+    """Open a manual review on any check; returns the review and whether it was opened now."""
+    review, created = FraudReview.objects.get_or_create(
+        fraud_check=check, defaults={"opened_reason": FraudReview.Opened.MANUAL, "opened_by": opened_by}
+    )
+    if created:
+        audit_event("fraud_guard", "review_opened", check_id=check.check_id, opened_reason="manual", by=opened_by)
+    return review, created
+
+
+def fraud_review_close(
+    *, review: FraudReview, approve: bool, resolution: str = "", note: str = "", closed_by: str
+) -> bool:
+    """Approve or reject an open review; returns False when it was already closed by someone else."""
+    state = FraudReview.State.APPROVED if approve else FraudReview.State.REJECTED
+    now = timezone.now()
+    closed = FraudReview.objects.filter(pk=review.pk, state=FraudReview.State.OPEN).update(
+        state=state, resolution=resolution, note=note, closed_by=closed_by, closed_at=now
+    )
+    if closed:
+        review.refresh_from_db()
+        audit_event(
+            "fraud_guard",
+            "review_closed",
+            check_id=review.fraud_check.check_id,
+            state=state,
+            resolution=resolution,
+            by=closed_by,
+        )
+    return bool(closed)

@@ -1,0 +1,60 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from echopilot.errors import ApiError
+from fraud.models import FraudCheck
+from fraud.serializers import CheckInput, CheckOutput, ReviewInput
+from fraud.services import fraud_check_create, fraud_review_close, fraud_review_open
+
+
+class CheckView(APIView):
+    @extend_schema(operation_id="fraud_check", request=CheckInput, responses={200: CheckOutput})
+    def post(self, request):
+        data = CheckInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = fraud_check_create(**data.validated_data, created_by=request.user.label)
+        return Response(CheckOutput(result.check).data)
+
+
+class CheckDetailView(APIView):
+    @extend_schema(operation_id="fraud_check_detail", responses={200: CheckOutput})
+    def get(self, request, check_id):
+        check = get_object_or_404(FraudCheck.objects.select_related("review"), check_id=check_id)
+        return Response(CheckOutput(check).data)
+
+
+class CheckReviewView(APIView):
+    @extend_schema(operation_id="fraud_check_review", request=ReviewInput, responses={200: CheckOutput})
+    def post(self, request, check_id):
+        check = get_object_or_404(FraudCheck, check_id=check_id)
+        data = ReviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        action = data.validated_data["action"]
+        if action == "open":
+            _, opened = fraud_review_open(check=check, opened_by=request.user.label)
+            if not opened:
+                raise ApiError(
+                    "This check already has a review.", code="review_exists", status_code=status.HTTP_409_CONFLICT
+                )
+        else:
+            review = getattr(check, "review", None)
+            if review is None:
+                raise ApiError(
+                    "This check has no review to close.", code="no_review", status_code=status.HTTP_409_CONFLICT
+                )
+            closed = fraud_review_close(
+                review=review,
+                approve=action == "approve",
+                resolution=data.validated_data["resolution"],
+                note=data.validated_data["note"],
+                closed_by=request.user.label,
+            )
+            if not closed:
+                raise ApiError(
+                    "This review is already closed.", code="review_closed", status_code=status.HTTP_409_CONFLICT
+                )
+        check = FraudCheck.objects.select_related("review").get(pk=check.pk)
+        return Response(CheckOutput(check).data)

@@ -1,0 +1,202 @@
+"""POST /api/fraud/check and GET /api/fraud/checks/<id>."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from fraud.models import FraudCheck, FraudReview, ListEntry
+from fraud.services import fraud_check_create
+from payments.models import Payment
+
+pytestmark = pytest.mark.django_db
+
+
+def check(api, **body):
+    return api.post("/api/fraud/check", {"email": "buyer@example.com", "amount": "10.00", **body}, format="json")
+
+
+def test_the_seed_examples_give_the_seed_answers(api):
+    cases = [
+        (
+            {"email": "alice@example.com", "amount": "49.99", "card_type": "credit"},
+            (True, "allow", "all_checks_passed"),
+        ),
+        (
+            {"email": "bob@example.com", "amount": "7500.00", "card_type": "debit"},
+            (True, "review", "high_amount_requires_review"),
+        ),
+        (
+            {"email": "carol@example.com", "amount": "120.00", "recent_count": 10},
+            (False, "block", "velocity_exceeded_10_per_hour"),
+        ),
+        (
+            {"email": "dave@example.com", "amount": "3000.00", "daily_total": "8000.00"},
+            (False, "block", "daily_limit_exceeded_11000.00"),
+        ),
+    ]
+    for body, expected in cases:
+        answer = api.post("/api/fraud/check", body, format="json").json()
+        assert (answer["ok"], answer["decision"], answer["reason"]) == expected
+        assert answer["check_id"].startswith("fc_") and answer["ruleset_version"].startswith("v1-")
+
+
+def test_the_demo_command_prints_the_same_answers(capsys):
+    call_command("fraud_check", "--demo")
+    assert capsys.readouterr().out.splitlines() == [
+        "alice@example.com: allow - all_checks_passed",
+        "bob@example.com: review - high_amount_requires_review",
+        "carol@example.com: block - velocity_exceeded_10_per_hour",
+        "dave@example.com: block - daily_limit_exceeded_11000.00",
+    ]
+    assert not FraudCheck.objects.exists()
+
+
+def test_the_command_records_a_check(capsys):
+    call_command("fraud_check", "--email", "Eve@Example.com", "--amount", "12.50", "--card-type", "debit")
+    assert capsys.readouterr().out.startswith("eve@example.com: allow - all_checks_passed (fc_")
+    assert FraudCheck.objects.get().created_by == "cli"
+
+
+def test_our_own_count_blocks_the_sixth_check_of_a_card_within_the_hour(api):
+    answers = [check(api, card_fingerprint="fp1", email=f"u{n}@example.com").json() for n in range(6)]
+    assert [a["decision"] for a in answers] == ["allow"] * 5 + ["block"]
+    assert answers[5]["reason"] == "velocity_exceeded_5_per_hour"
+    assert answers[5]["observed"]["ours_recent_count"] == 5
+
+
+def test_without_a_fingerprint_the_card_is_the_email(api):
+    for _ in range(5):
+        check(api)
+    assert check(api).json()["reason"] == "velocity_exceeded_5_per_hour"
+    assert check(api, email="other@example.com").json()["decision"] == "allow"
+
+
+def test_blocked_checks_count_towards_velocity_but_not_towards_the_daily_sum(api):
+    check(api, amount="9000.00")
+    assert check(api, amount="2000.00").json()["reason"] == "daily_limit_exceeded_11000.00"
+    assert check(api, amount="1000.00").json()["decision"] == "allow"  # the blocked 2000 did not count
+    assert check(api, amount="1.00").json()["observed"]["ours_recent_count"] == 3
+
+
+def test_daily_sums_are_per_currency(api):
+    check(api, amount="4000.00", currency="usd")
+    assert check(api, amount="7000.00", currency="EUR").json()["reason"] == "high_amount_requires_review"
+    assert check(api, amount="7000.00", currency="usd").json()["reason"] == "daily_limit_exceeded_11000.00"
+    assert FraudCheck.objects.filter(currency="eur").count() == 1  # normalised to lowercase
+
+
+def test_the_velocity_window_is_the_hour_before_now_excluding_its_start():
+    now = timezone.now()
+    for minutes in (60, 59):  # one exactly an hour old (not counted), one just inside
+        fraud_check_create(email="w@example.com", amount=Decimal("1"), now=now - timedelta(minutes=minutes))
+    result = fraud_check_create(email="w@example.com", amount=Decimal("1"), now=now)
+    assert result.check.observed["ours_recent_count"] == 1
+
+
+def test_the_daily_window_is_the_24_hours_before_now_excluding_its_start():
+    now = timezone.now()
+    fraud_check_create(email="d@example.com", amount=Decimal("4000"), now=now - timedelta(hours=24))
+    fraud_check_create(email="d@example.com", amount=Decimal("3000"), now=now - timedelta(hours=23, minutes=59))
+    result = fraud_check_create(email="d@example.com", amount=Decimal("1"), now=now)
+    assert result.check.observed["ours_daily_total"] == "3000.00"
+
+
+def test_the_caller_counts_are_used_when_larger(api):
+    answer = check(api, recent_count=2, daily_total="9995.00").json()
+    assert answer["reason"] == "daily_limit_exceeded_10005.00"
+    assert answer["observed"]["recent_count"] == 2
+
+
+def test_the_same_payment_id_returns_the_stored_decision_and_counts_once(api):
+    first = check(api, payment_id="pi_42", amount="6000.00").json()
+    again = check(api, payment_id="pi_42", amount="1.00").json()
+    assert again["check_id"] == first["check_id"] and again["decision"] == "review"
+    assert FraudCheck.objects.count() == 1
+
+
+def test_a_check_is_linked_to_its_payment(api):
+    payment = Payment.objects.create(provider_id="pi_7", email="buyer@example.com", amount=Decimal("10.00"))
+    check(api, payment_id="pi_7")
+    assert FraudCheck.objects.get().payment == payment
+
+
+def test_a_review_decision_opens_a_review(api):
+    answer = check(api, amount="6000.00").json()
+    assert answer["review"]["state"] == "open" and answer["review"]["opened_reason"] == "rule"
+    assert FraudReview.objects.get().fraud_check.check_id == answer["check_id"]
+
+
+def test_list_entries_allow_and_block_by_email_domain_and_card(api):
+    ListEntry.objects.create(action="block", kind="domain", value="Evil.example", reason="chargebacks")
+    ListEntry.objects.create(action="block", kind="card", value="badcard", reason="stolen")
+    ListEntry.objects.create(action="allow", kind="email", value="friend@evil.example", reason="known customer")
+    ListEntry.objects.create(
+        action="block",
+        kind="email",
+        value="gone@example.com",
+        reason="old",
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    assert check(api, email="x@evil.example").json()["reason"] == "blocklisted_domain"
+    assert check(api, card_fingerprint="BADCARD").json()["reason"] == "blocklisted_card"
+    assert check(api, email="friend@evil.example").json()["reason"] == "allowlisted"
+    assert check(api, email="gone@example.com").json()["decision"] == "allow"
+
+
+def test_the_env_allowlist_is_case_insensitive(api, settings):
+    settings.GUARD_EMAIL_ALLOW = ["vip@example.com"]
+    assert check(api, email=" VIP@Example.com ", amount="50000.00").json()["reason"] == "allowlisted"
+
+
+def test_each_check_is_one_audit_line_without_card_data(api, read_audit, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = check(api, card_fingerprint="fp-secret-ish").json()
+    [line] = read_audit("fraud_guard")
+    assert line["event"] == "fraud_check" and line["check_id"] == answer["check_id"]
+    assert line["decision"] == "allow" and line["reason"] == "all_checks_passed" and line["rule"] == "default"
+    assert "fp-secret-ish" not in str(line)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"amount": "10.00"}, "email"),
+        ({"email": "not-an-email", "amount": "10"}, "email"),
+        ({"email": "a@example.com"}, "amount"),
+        ({"email": "a@example.com", "amount": "0"}, "amount"),
+        ({"email": "a@example.com", "amount": "-5"}, "amount"),
+        ({"email": "a@example.com", "amount": "ten"}, "amount"),
+        ({"email": "a@example.com", "amount": "NaN"}, "amount"),
+        ({"email": "a@example.com", "amount": "Infinity"}, "amount"),
+        ({"email": "a@example.com", "amount": "10.001"}, "amount"),
+        ({"email": "a@example.com", "amount": "1e30"}, "amount"),
+        ({"email": "a@example.com", "amount": "10", "recent_count": -1}, "recent_count"),
+        ({"email": "a@example.com", "amount": "10", "daily_total": "-1"}, "daily_total"),
+        ({"email": "a@example.com", "amount": "10", "currency": "US$"}, "currency"),
+        ({"email": "a@example.com", "amount": "10", "currency": "dollars"}, "currency"),
+        ({"email": "a@example.com", "amount": "10", "card_type": "gold"}, "card_type"),
+    ],
+)
+def test_invalid_input_is_a_400_naming_the_field_and_stores_nothing(api, body, field):
+    response = api.post("/api/fraud/check", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+    assert not FraudCheck.objects.exists()
+
+
+def test_a_json_number_amount_never_becomes_a_float(api):
+    response = api.post(
+        "/api/fraud/check", '{"email": "a@example.com", "amount": 0.1}', content_type="application/json"
+    )
+    assert response.json()["amount"] == "0.10"
+    assert FraudCheck.objects.get().amount == Decimal("0.10")
+
+
+def test_a_check_can_be_read_back(api):
+    check_id = check(api).json()["check_id"]
+    answer = api.get(f"/api/fraud/checks/{check_id}").json()
+    assert answer["check_id"] == check_id and answer["decision"] == "allow"
+    assert api.get("/api/fraud/checks/fc_missing").status_code == 404

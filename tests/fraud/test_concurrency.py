@@ -1,0 +1,84 @@
+"""Limits hold when many checks arrive at once (real threads, real transactions)."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from fraud.models import FraudCheck, FraudReview
+from fraud.services import fraud_check_create, fraud_review_close
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_at_once(count, work):
+    """Run work(i) in `count` threads released together; returns results in order."""
+    results = [None] * count
+    barrier = threading.Barrier(count)
+
+    def target(index):
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        except Exception as exc:  # surfaced by the assertions
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_fifty_simultaneous_checks_of_one_card_allow_exactly_the_maximum(settings):
+    settings.GUARD_MAX_PER_HOUR = 5
+    client_key = {"HTTP_X_DASH_KEY": "test-dash-key-1"}
+
+    def work(index):
+        response = Client().post(
+            "/api/fraud/check",
+            {"email": f"buyer{index}@example.com", "amount": "10.00", "card_fingerprint": "same-card"},
+            content_type="application/json",
+            **client_key,
+        )
+        return response.status_code, response.json()["decision"]
+
+    results = run_at_once(50, work)
+    assert all(status == 200 for status, _ in results), results
+    decisions = [decision for _, decision in results]
+    assert decisions.count("allow") == 5
+    assert decisions.count("block") == 45
+    assert FraudCheck.objects.filter(card_key="card:same-card").count() == 50
+
+
+def test_parallel_checks_never_exceed_the_daily_amount(settings):
+    settings.GUARD_MAX_AMOUNT_DAY = Decimal("10000")
+    settings.GUARD_MAX_PER_HOUR = 1000
+
+    def work(index):
+        # One customer, different cards, each 1,500: at most six fit under 10,000.
+        result = fraud_check_create(email="big@example.com", amount=Decimal("1500.00"), card_fingerprint=f"card{index}")
+        return result.check.decision
+
+    decisions = run_at_once(20, work)
+    assert decisions.count("allow") == 6, decisions
+    allowed = sum(c.amount for c in FraudCheck.objects.filter(decision__in=["allow", "review"]))
+    assert allowed <= Decimal("10000")
+
+
+def test_two_reviewers_closing_at_once_close_a_review_once():
+    check = fraud_check_create(email="r@example.com", amount=Decimal("6000.00")).check
+    review = FraudReview.objects.get(fraud_check=check)
+
+    def work(index):
+        return fraud_review_close(review=review, approve=index % 2 == 0, resolution="other", closed_by=f"user:r{index}")
+
+    outcomes = run_at_once(8, work)
+    assert outcomes.count(True) == 1 and outcomes.count(False) == 7
+    review.refresh_from_db()
+    assert review.state in ("approved", "rejected") and review.closed_by.startswith("user:r")
