@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from echopilot.errors import ApiError
 from fraud.models import FraudCheck
-from fraud.serializers import CheckInput, CheckOutput, ReviewInput
+from fraud.serializers import CheckInput, CheckOutput, ReviewInput, check_to_dict
 from fraud.services import fraud_check_create, fraud_review_close, fraud_review_open
 
 
@@ -16,14 +16,14 @@ class CheckView(APIView):
         data = CheckInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = fraud_check_create(**data.validated_data, created_by=request.user.label)
-        return Response(CheckOutput(result.check).data)
+        return Response(check_to_dict(result.check))
 
 
 class CheckDetailView(APIView):
     @extend_schema(operation_id="fraud_check_detail", responses={200: CheckOutput})
     def get(self, request, check_id):
         check = get_object_or_404(FraudCheck.objects.select_related("review"), check_id=check_id)
-        return Response(CheckOutput(check).data)
+        return Response(check_to_dict(check))
 
 
 class CheckReviewView(APIView):
@@ -57,4 +57,4 @@ class CheckReviewView(APIView):
                     "This review is already closed.", code="review_closed", status_code=status.HTTP_409_CONFLICT
                 )
         check = FraudCheck.objects.select_related("review").get(pk=check.pk)
-        return Response(CheckOutput(check).data)
+        return Response(check_to_dict(check))

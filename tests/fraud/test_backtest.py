@@ -21,7 +21,12 @@ def history():
     """Four checks of one card ten minutes apart, and a large one of another customer."""
     start = timezone.now() - timedelta(hours=2)
     for n in range(4):
-        fraud_check_create(email="a@example.com", amount=Decimal("100.00"), card_fingerprint="c1", now=start + timedelta(minutes=10 * n))
+        fraud_check_create(
+            email="a@example.com",
+            amount=Decimal("100.00"),
+            card_fingerprint="c1",
+            now=start + timedelta(minutes=10 * n),
+        )
     fraud_check_create(email="b@example.com", amount=Decimal("4000.00"), now=start + timedelta(minutes=5))
     return start
 
@@ -39,15 +44,21 @@ def test_a_stricter_velocity_limit_blocks_with_point_in_time_counts(history):
 
 
 def test_a_lower_review_amount_sends_large_payments_to_review(history):
-    report = fraud_backtest(since=history - timedelta(minutes=1), config=RuleConfig.from_settings(review_amount=Decimal("1000")))
+    report = fraud_backtest(
+        since=history - timedelta(minutes=1), config=RuleConfig.from_settings(review_amount=Decimal("1000"))
+    )
     assert report.table[("allow", "review")] == 1
 
 
 def test_replayed_blocks_no_longer_count_towards_the_daily_sum():
     start = timezone.now() - timedelta(hours=3)
     for n, amount in enumerate(["600.00", "600.00", "300.00"]):
-        fraud_check_create(email="c@example.com", amount=Decimal(amount), card_fingerprint=f"k{n}", now=start + timedelta(minutes=n))
-    report = fraud_backtest(since=start - timedelta(minutes=1), config=RuleConfig.from_settings(max_amount_day=Decimal("1000")))
+        fraud_check_create(
+            email="c@example.com", amount=Decimal(amount), card_fingerprint=f"k{n}", now=start + timedelta(minutes=n)
+        )
+    report = fraud_backtest(
+        since=start - timedelta(minutes=1), config=RuleConfig.from_settings(max_amount_day=Decimal("1000"))
+    )
     # 600 allowed, 600 blocked (1200 > 1000), then 300 fits because the blocked 600 does not count.
     assert report.table[("allow", "allow")] == 2 and report.table[("allow", "block")] == 1
 

@@ -200,3 +200,19 @@ def test_a_check_can_be_read_back(api):
     answer = api.get(f"/api/fraud/checks/{check_id}").json()
     assert answer["check_id"] == check_id and answer["decision"] == "allow"
     assert api.get("/api/fraud/checks/fc_missing").status_code == 404
+
+
+def test_the_answer_has_exactly_the_documented_shape(api):
+    """check_to_dict (the fast path) and CheckOutput (the OpenAPI schema) must never drift apart."""
+    from fraud.serializers import CheckOutput, check_to_dict
+
+    check(api, amount="10.00", payment_id="pi_shape")
+    check(api, amount="6000.00")  # with a review
+    check(api, recent_count=9)  # blocked
+    for stored in FraudCheck.objects.select_related("review"):
+        assert check_to_dict(stored) == CheckOutput(stored).data
+    review = FraudReview.objects.get()
+    review.closed_at = timezone.now()
+    review.save()
+    stored = FraudCheck.objects.select_related("review").get(pk=review.fraud_check_id)
+    assert check_to_dict(stored) == CheckOutput(stored).data
