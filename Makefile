@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint admin install migrate clean
+.PHONY: run test lint admin install migrate bench clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,6 +34,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## Run the benchmarks (the fraud check one needs PostgreSQL, see README "Benchmarks").
+bench: $(STAMP)
+	$(PY) bench/fraud_check.py
+	$(PY) bench/email_batch.py
 
 ## Create an admin user (asks for name and password).
 admin: migrate

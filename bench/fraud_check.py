@@ -1,0 +1,212 @@
+"""Benchmark: POST /api/fraud/check against a baseline, under gunicorn on PostgreSQL.
+
+Baseline: an endpoint that does only the authentication, the same input
+validation and one insert (bench/urls.py). Both run in the same gunicorn on
+the same database holding ~100,000 stored checks, alternating, so the ratio
+is the claim and the absolute numbers are this machine's.
+
+    .venv/bin/python bench/fraud_check.py [--seconds 8] [--concurrency 8] [--stored 100000]
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import sys
+import threading
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    OUT_DIR,
+    bench_env,
+    free_port,
+    machine,
+    manage,
+    percentiles,
+    recreate_postgres_database,
+    start_gunicorn,
+)
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/echopilot_bench"
+
+
+def seed(env: dict, count: int) -> None:
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.utils import timezone
+
+    from fraud.models import FraudCheck
+
+    rng = random.Random(1)
+    now = timezone.now()
+    batch = []
+    for _ in range(count):
+        email = f"customer{rng.randrange(20_000)}@example.com"
+        fingerprint = f"fp{rng.randrange(40_000)}"
+        batch.append(
+            FraudCheck(
+                email=email,
+                amount=Decimal(rng.randrange(500, 50_000)) / 100,
+                currency="usd",
+                card_type="credit",
+                card_fingerprint=fingerprint,
+                card_key=f"card:{fingerprint}",
+                decision="allow",
+                reason="all_checks_passed",
+                rule="default",
+                ruleset_version="seed",
+                created_at=now - timedelta(seconds=rng.randrange(30 * 86400)),
+            )
+        )
+        if len(batch) == 5000:
+            FraudCheck.objects.bulk_create(batch)
+            batch = []
+    FraudCheck.objects.bulk_create(batch)
+
+
+def post(port: int, path: str, body: dict) -> tuple[int, dict, float]:
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json", "X-Dash-Key": "bench-key"})
+    response = conn.getresponse()
+    data = json.loads(response.read())
+    conn.close()
+    return response.status, data, time.perf_counter() - started
+
+
+def load(port: int, path: str, seconds: float, concurrency: int, seed_value: int) -> dict:
+    latencies, errors = [], 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker(index: int):
+        nonlocal errors
+        rng = random.Random(seed_value * 1000 + index)
+        while time.monotonic() < stop:
+            body = {
+                "email": f"customer{rng.randrange(20_000)}@example.com",
+                "amount": f"{rng.randrange(500, 20_000) / 100:.2f}",
+                "card_type": "credit",
+                "card_fingerprint": f"fp{rng.randrange(40_000)}",
+            }
+            status, _, elapsed = post(port, path, body)
+            with lock:
+                latencies.append(elapsed)
+                errors += status != 200
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(concurrency)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.monotonic() - started
+    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / wall, **percentiles(latencies)}
+
+
+def burst(port: int, same_card: bool, round_no: int) -> tuple[float, int]:
+    """50 simultaneous checks; returns the time until all are answered and the number allowed."""
+    barrier = threading.Barrier(50)
+    results = [None] * 50
+
+    def worker(index: int):
+        fingerprint = f"burst-{round_no}-{'same' if same_card else index}-{same_card}"
+        body = {"email": f"burst{round_no}-{index}@example.com", "amount": "10.00", "card_fingerprint": fingerprint}
+        barrier.wait()
+        results[index] = post(port, "/api/fraud/check", body)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(50)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return elapsed, sum(1 for _, data, _ in results if data.get("decision") == "allow")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--stored", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+
+    env = bench_env(args.database_url, GUARD_MAX_PER_HOUR="5")
+    recreate_postgres_database(args.database_url)
+    manage(env, "migrate", "--noinput")
+    seed(env, args.stored)
+    port = free_port()
+    server = start_gunicorn(env, port, args.workers)
+    try:
+        load(port, "/api/fraud/check", 2, args.concurrency, 0)  # warm-up
+        runs = {"baseline": [], "fraud_check": []}
+        for round_no in range(2):  # alternate, so drift affects both alike
+            runs["baseline"].append(load(port, "/api/bench/baseline", args.seconds, args.concurrency, 10 + round_no))
+            runs["fraud_check"].append(load(port, "/api/fraud/check", args.seconds, args.concurrency, 20 + round_no))
+        bursts = {"same_card": [], "distinct_cards": []}
+        for round_no in range(5):
+            bursts["same_card"].append(burst(port, True, round_no))
+            bursts["distinct_cards"].append(burst(port, False, round_no))
+    finally:
+        server.terminate()
+        server.wait()
+
+    def merge(results):
+        return {
+            "rps": sum(r["rps"] for r in results) / len(results),
+            "p50": sum(r["p50"] for r in results) / len(results),
+            "p95": sum(r["p95"] for r in results) / len(results),
+            "p99": sum(r["p99"] for r in results) / len(results),
+            "errors": sum(r["errors"] for r in results),
+            "requests": sum(r["requests"] for r in results),
+        }
+
+    base, fraud = merge(runs["baseline"]), merge(runs["fraud_check"])
+    same = sorted(t for t, _ in bursts["same_card"])[2]
+    distinct = sorted(t for t, _ in bursts["distinct_cards"])[2]
+    result = {
+        "machine": machine(),
+        "database": "PostgreSQL",
+        "stored_checks": args.stored,
+        "concurrency": args.concurrency,
+        "gunicorn_workers": args.workers,
+        "baseline": base,
+        "fraud_check": fraud,
+        "throughput_ratio": fraud["rps"] / base["rps"],
+        "burst_same_card_s": same,
+        "burst_distinct_cards_s": distinct,
+        "burst_ratio": same / distinct,
+        "burst_same_card_allows": [allowed for _, allowed in bursts["same_card"]],
+    }
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    (OUT_DIR / "fraud_check.json").write_text(json.dumps(result, indent=2))
+    m = result["machine"]
+    print(
+        f"Fraud check benchmark — {m['cores']} cores, {m['memory_gb']} GiB, PostgreSQL, {args.stored:,} stored checks, "
+        f"{args.workers} gunicorn workers, {args.concurrency} concurrent clients"
+    )
+    print(f"{'endpoint':<14}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, row in (("baseline", base), ("fraud_check", fraud)):
+        print(
+            f"{name:<14}{row['rps']:>9.1f}{row['p50'] * 1000:>9.1f}{row['p95'] * 1000:>9.1f}{row['p99'] * 1000:>9.1f}{row['errors']:>8}"
+        )
+    print(f"throughput ratio fraud_check / baseline: {result['throughput_ratio']:.2f} (goal >= 0.70)")
+    print(
+        f"50 simultaneous checks: one card {same * 1000:.0f} ms, distinct cards {distinct * 1000:.0f} ms, "
+        f"ratio {result['burst_ratio']:.2f}; allows per one-card burst: {result['burst_same_card_allows']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
