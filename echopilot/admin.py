@@ -5,6 +5,16 @@ from echopilot.keys import api_key_create, api_key_revoke
 from echopilot.models import ApiKey, Heartbeat
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Machine records (decisions, deliveries, events): viewable and filterable, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["name", "prefix", "status", "created_at", "created_by", "expires_at", "last_used_at"]
@@ -57,13 +67,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "node", "pid"]
     list_filter = ["node"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -28,6 +28,10 @@ class LimitedJSONParser(JSONParser):
         if len(data) > limit:
             raise PayloadTooLarge()
         try:
-            return json.load(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+            return json.load(
+                io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"),
+                parse_float=Decimal,
+                parse_constant=_reject_constant,
+            )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None

@@ -5,6 +5,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from echopilot.admin import ReadOnlyAdmin
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview, ListEntry
 from fraud.services import fraud_review_close, fraud_review_open
@@ -15,7 +16,7 @@ def _who(request) -> str:
 
 
 @admin.register(FraudCheck)
-class FraudCheckAdmin(admin.ModelAdmin):
+class FraudCheckAdmin(ReadOnlyAdmin):
     """Checks are machine records: read-only, filterable, searchable by id and email."""
 
     list_display = ["check_id", "created_at", "email", "amount", "currency", "card_type", "decision", "reason"]
@@ -24,12 +25,6 @@ class FraudCheckAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["payment"]
     actions = ["open_review"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

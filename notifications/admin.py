@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from echopilot.admin import ReadOnlyAdmin
 from notifications.models import Email, Status, TelegramMessage
 from notifications.services import email_requeue, email_resend, telegram_requeue
 
@@ -23,7 +24,7 @@ class HasErrorFilter(admin.SimpleListFilter):
         return queryset
 
 
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin):
     """Machine records: read-only, filterable; operators act on them only through the actions."""
 
     date_hierarchy = "created_at"
@@ -32,12 +33,6 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="Last error")
     def error(self, obj):
         return obj.last_error[:80]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_requeue_permission(self, request):
         return request.user.has_perm(f"notifications.change_{self.model._meta.model_name}")

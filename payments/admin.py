@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Q
 
+from echopilot.admin import ReadOnlyAdmin
 from payments.models import Payment, WebhookEvent
 from payments.services import webhook_event_reprocess
 
@@ -26,7 +27,7 @@ class PaymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "event_id", "type", "status", "attempts", "error"]
     list_filter = ["status", "type", "received_at"]
     search_fields = ["=event_id"]
@@ -37,12 +38,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
     @admin.display(description="Last error")
     def error(self, obj):
         return obj.last_error[:80]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_reprocess_permission(self, request):
         return request.user.has_perm("payments.change_webhookevent")
