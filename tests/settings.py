@@ -22,7 +22,9 @@ if DB_IS_SQLITE:
 # Tasks run in the calling process, so tests see their effects at once.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 
-# No collectstatic before tests.
+# No collectstatic before tests: static files come from the apps (finders), not from STATIC_ROOT.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
