@@ -118,6 +118,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: the portal's security headers go on every /portal response, error pages included.
+    "portal.middleware.PortalHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "echopilot.urls"
@@ -374,3 +376,13 @@ TELEGRAM_API_URL = env_url("TELEGRAM_API_URL", "https://api.telegram.org", schem
 TELEGRAM_TIMEOUT = env_int("TELEGRAM_TIMEOUT", 10, minimum=1)
 # Seconds between two messages to the same chat (Telegram allows about one per second).
 TELEGRAM_CHAT_INTERVAL_SECONDS = 1.0
+
+# --- Customer portal ----------------------------------------------------------
+
+# The longest a portal link may work, in hours (links ask for 24 unless told otherwise; receipts get the maximum).
+PORTAL_MAX_EXPIRY_HOURS = env_int("PORTAL_MAX_EXPIRY_HOURS", 168, minimum=1, maximum=24 * 366)
+# Links POST /api/portal/link may issue per hour: per API key, and per customer email.
+PORTAL_RATE_PER_KEY = env_int("PORTAL_RATE_PER_KEY", 600, minimum=1)
+PORTAL_RATE_PER_EMAIL = env_int("PORTAL_RATE_PER_EMAIL", 10, minimum=1)
+# Receipts a customer may have sent again from the portal per hour.
+PORTAL_RESEND_PER_HOUR = env_int("PORTAL_RESEND_PER_HOUR", 3, minimum=1)

@@ -108,6 +108,26 @@ def email_send(
     return email, True
 
 
+def _receipt_content(*, to: str, amount: Decimal, currency: str, payment_id: str, date) -> dict:
+    """Subject and bodies of a receipt, with a fresh link to the customer portal."""
+    from portal.services import portal_link_create  # portal imports this module to resend receipts
+
+    _, portal_path = portal_link_create(
+        email=to, created_by="system:receipt", expiry_hours=settings.PORTAL_MAX_EXPIRY_HOURS
+    )
+    context = {
+        "amount": format_amount(amount, currency),
+        "payment_id": payment_id,
+        "date": date,
+        "portal_url": settings.PUBLIC_BASE_URL + portal_path,
+    }
+    return {
+        "subject": f"Your receipt for {context['amount']}",
+        "body": render_to_string("emails/receipt.txt", context),
+        "html": render_to_string("emails/receipt.html", context),
+    }
+
+
 def send_payment_receipt(
     email: str, amount: Decimal, currency: str, payment_id: str, *, payment: Payment | None = None
 ) -> Email | None:
@@ -121,23 +141,32 @@ def send_payment_receipt(
     except ValueError:
         audit_event("emails", "receipt_skipped", payment=payment_id, reason="no valid email address")
         return None
-    context = {
-        "amount": format_amount(amount, currency),
-        "payment_id": payment_id,
-        "date": payment.created_at if payment else timezone.now(),
-        # Link to the customer portal; empty until the portal exists (the templates then omit it).
-        "portal_url": "",
-    }
-    receipt, _ = email_send(
-        to=[to],
-        subject=f"Your receipt for {context['amount']}",
-        body=render_to_string("emails/receipt.txt", context),
-        html=render_to_string("emails/receipt.html", context),
-        kind=Kind.RECEIPT,
-        payment=payment,
-        idempotency_key=f"receipt:{payment_id}",
+    idempotency_key = f"receipt:{payment_id}"
+    existing = Email.objects.filter(idempotency_key=idempotency_key).first()
+    if existing:  # checked before email_send too, so a repeated call issues no portal link
+        return existing
+    content = _receipt_content(
+        to=to,
+        amount=amount,
+        currency=currency,
+        payment_id=payment_id,
+        date=payment.created_at if payment else timezone.now(),
     )
+    receipt, _ = email_send(to=[to], **content, kind=Kind.RECEIPT, payment=payment, idempotency_key=idempotency_key)
     return receipt
+
+
+def receipt_resend(*, payment: Payment, created_by: str = "") -> Email:
+    """Queue the receipt of ``payment`` again: every call is a new email (the customer asked for it).
+
+    Raises ``ValueError`` when the payment has no valid email address.
+    """
+    to = normalize_address(payment.email)
+    content = _receipt_content(
+        to=to, amount=payment.amount, currency=payment.currency, payment_id=payment.provider_id, date=payment.created_at
+    )
+    email, _ = email_send(to=[to], **content, kind=Kind.RECEIPT, payment=payment, created_by=created_by)
+    return email
 
 
 def telegram_send(*, kind: str, subject: str, text: str) -> list[TelegramMessage]:

@@ -40,7 +40,7 @@ def test_a_receipt_shows_the_amount_payment_and_date_in_text_and_html(payment, s
         assert "JPY 1,200" in content
         assert "pi_123" in content
         assert "4 March 2026, 05:06 UTC" in content
-        assert "portal" not in content.lower()  # no link until the portal exists
+        assert "/portal?e=ann%40example.com&" in content  # a fresh link to the customer portal
 
 
 def test_a_second_receipt_request_for_the_same_payment_is_a_no_op(payment, smtp_server):

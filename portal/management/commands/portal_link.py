@@ -1,0 +1,24 @@
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from echopilot.errors import _flatten, error_body
+from portal.serializers import LinkInput
+from portal.services import portal_link_create
+
+
+class Command(BaseCommand):
+    help = "Issue a customer portal link and print its URL (the only place it is shown)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", required=True, help="The customer's email address.")
+        parser.add_argument("--hours", type=int, default=24, help="How long the link works (default 24).")
+
+    def handle(self, *args, email, hours, **options):
+        data = LinkInput(data={"email": email, "expiry_hours": hours})
+        if not data.is_valid():
+            fields = _flatten(data.errors)
+            raise CommandError(json.dumps(error_body("validation_error", "The request has invalid fields.", fields)))
+        _, path = portal_link_create(**data.validated_data, created_by="command:portal_link")
+        self.stdout.write(settings.PUBLIC_BASE_URL + path)

@@ -1,0 +1,61 @@
+from django.conf import settings
+from rest_framework import serializers
+
+DEFAULT_EXPIRY_HOURS = 24
+
+
+class LinkInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    expiry_hours = serializers.IntegerField(
+        required=False, default=DEFAULT_EXPIRY_HOURS, min_value=1, help_text="1 to PORTAL_MAX_EXPIRY_HOURS (168)."
+    )
+
+    def validate_email(self, value):
+        return value.strip().lower()
+
+    def validate_expiry_hours(self, value):
+        if value > settings.PORTAL_MAX_EXPIRY_HOURS:
+            raise serializers.ValidationError(
+                f"Ensure this value is less than or equal to {settings.PORTAL_MAX_EXPIRY_HOURS}."
+            )
+        return value
+
+
+class LinkOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    link_id = serializers.CharField()
+    email = serializers.EmailField()
+    url = serializers.CharField(help_text="/portal?e=...&exp=...&sig=... — not stored, cannot be shown again.")
+    full_url = serializers.URLField(help_text="PUBLIC_BASE_URL followed by url: send it to the customer.")
+    expires_at = serializers.DateTimeField()
+
+
+class RevokeInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254, required=False, help_text="Revoke every link of this email.")
+    link_id = serializers.CharField(max_length=30, required=False, help_text="Revoke this one link (pl_...).")
+
+    def validate_email(self, value):
+        return value.strip().lower()
+
+    def validate(self, data):
+        if len(data) != 1:
+            raise serializers.ValidationError("Give exactly one of email and link_id.")
+        return data
+
+
+class RevokeOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    revoked = serializers.IntegerField(help_text="Links that were active and are now revoked.")
+
+
+def link_to_dict(link, path: str) -> dict:
+    return LinkOutput(
+        {
+            "ok": True,
+            "link_id": link.public_id,
+            "email": link.email,
+            "url": path,
+            "full_url": settings.PUBLIC_BASE_URL + path,
+            "expires_at": link.expires_at,
+        }
+    ).data

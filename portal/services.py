@@ -1,0 +1,166 @@
+"""Customer portal: issuing, opening and revoking signed links; resending receipts.
+
+Every write is one ``portal_links`` audit event (ids and emails; never a
+signature, a link URL or a session key).
+"""
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from rest_framework import status
+
+from echopilot.audit import audit_event
+from echopilot.errors import ApiError, ServiceUnavailable
+from notifications.models import Email
+from notifications.services import receipt_resend
+from payments.models import Payment
+from portal.links import (
+    link_beyond_lifetime,
+    link_expired,
+    link_params_parse,
+    link_path,
+    link_sign,
+    link_signature_valid,
+    signature_hash,
+)
+from portal.models import PortalLink, PortalRevocation
+from portal.selectors import portal_link_usable
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 3600
+
+
+def _rate_hit(*, scope: str, identity: str, limit: int, now: datetime) -> None:
+    """Count one use in the current one-hour window; 429 over ``limit``, 503 when the cache is down (fail closed)."""
+    window = int(now.timestamp()) // WINDOW_SECONDS
+    key = f"portal:rate:{scope}:{hashlib.sha256(identity.encode()).hexdigest()[:32]}:{window}"
+    try:
+        cache.add(key, 0, timeout=WINDOW_SECONDS + 60)
+        count = cache.incr(key)
+    except Exception as exc:  # Redis down, file cache unwritable: refuse rather than count nothing
+        logger.warning("portal rate limiter unavailable: %s: %s", type(exc).__name__, exc)
+        raise ServiceUnavailable(
+            "The rate limiter is unavailable; try again shortly.", headers={"Retry-After": "5"}
+        ) from None
+    if count > limit:
+        retry_after = WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
+        raise ApiError(
+            f"At most {limit} per hour; try again in {retry_after} seconds.",
+            code="rate_limited",
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def portal_link_create(
+    *, email: str, created_by: str, expiry_hours: int = 24, now: datetime | None = None
+) -> tuple[PortalLink, str]:
+    """Issue a link for ``email``; returns the row and the link's path (``/portal?...``), which is not stored."""
+    now = now or timezone.now()
+    email = email.strip().lower()
+    exp = int(now.timestamp()) + expiry_hours * 3600
+    # Two links for one email and expiry second would share a signature: the later one expires a second earlier.
+    for _ in range(60):
+        sig = link_sign(email=email, exp=exp)
+        try:
+            with transaction.atomic():
+                link = PortalLink.objects.create(
+                    sig_hash=signature_hash(sig),
+                    email=email,
+                    expires_at=datetime.fromtimestamp(exp, UTC),
+                    created_by=created_by,
+                    created_at=now,
+                )
+            break
+        except IntegrityError:
+            exp -= 1
+    else:
+        raise ServiceUnavailable("Too many links for this email at once; try again shortly.")
+    audit_event(
+        "portal_links",
+        "link_created",
+        link=link.public_id,
+        email=email,
+        expires_at=link.expires_at,
+        created_by=created_by,
+    )
+    return link, link_path(email=email, exp=exp, sig=sig)
+
+
+def portal_link_request(
+    *, email: str, created_by: str, expiry_hours: int = 24, now: datetime | None = None
+) -> tuple[PortalLink, str]:
+    """``portal_link_create`` for API callers: rate limited per caller and per customer email."""
+    now = now or timezone.now()
+    _rate_hit(scope="key", identity=created_by, limit=settings.PORTAL_RATE_PER_KEY, now=now)
+    _rate_hit(scope="email", identity=email.strip().lower(), limit=settings.PORTAL_RATE_PER_EMAIL, now=now)
+    return portal_link_create(email=email, created_by=created_by, expiry_hours=expiry_hours, now=now)
+
+
+def portal_link_open(*, e: list[str], exp: list[str], sig: list[str], now: datetime | None = None) -> PortalLink | None:
+    """The link these query parameters make, when it works (its use counted); None for any failure.
+
+    Checked in this order: well-formed parameters, the signature, the expiry, then the database.
+    """
+    now = now or timezone.now()
+    params = link_params_parse(e=e, exp=exp, sig=sig)
+    link = None
+    if params is None:
+        reason = "malformed"
+    elif not link_signature_valid(params):
+        reason = "bad_signature"
+    elif link_expired(exp=params.exp, now=now):
+        reason = "expired"
+    elif link_beyond_lifetime(exp=params.exp, now=now, max_hours=settings.PORTAL_MAX_EXPIRY_HOURS):
+        reason = "beyond_lifetime"
+    else:
+        link = PortalLink.objects.filter(sig_hash=signature_hash(params.sig), email=params.email).first()
+        reason = "unknown" if link is None else None if portal_link_usable(link=link, now=now) else "revoked"
+    if reason:
+        audit_event("portal_links", "link_rejected", reason=reason, link=link.public_id if link else None)
+        return None
+    PortalLink.objects.filter(pk=link.pk).update(
+        use_count=F("use_count") + 1,
+        first_used_at=Coalesce(F("first_used_at"), Value(now), output_field=DateTimeField()),
+        last_used_at=now,
+    )
+    link.refresh_from_db()
+    audit_event("portal_links", "link_opened", link=link.public_id, email=link.email, use_count=link.use_count)
+    return link
+
+
+def portal_link_revoke(*, link: PortalLink, revoked_by: str, now: datetime | None = None) -> int:
+    """Revoke one link; returns 1, or 0 when it was already revoked."""
+    now = now or timezone.now()
+    revoked = PortalLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=now)
+    audit_event("portal_links", "link_revoked", link=link.public_id, email=link.email, revoked=revoked, by=revoked_by)
+    return revoked
+
+
+def portal_email_revoke(*, email: str, revoked_by: str, now: datetime | None = None) -> int:
+    """Revoke every link of ``email`` issued until now; returns how many were still active."""
+    now = now or timezone.now()
+    email = email.strip().lower()
+    with transaction.atomic():
+        PortalRevocation.objects.update_or_create(email=email, defaults={"revoked_before": now})
+        revoked = PortalLink.objects.filter(email=email, revoked_at__isnull=True).update(revoked_at=now)
+    audit_event("portal_links", "email_revoked", email=email, revoked=revoked, by=revoked_by)
+    return revoked
+
+
+def portal_receipt_resend(*, link: PortalLink, payment: Payment, now: datetime | None = None) -> Email:
+    """Queue another email with this receipt, at most PORTAL_RESEND_PER_HOUR per customer."""
+    _rate_hit(scope="resend", identity=link.email, limit=settings.PORTAL_RESEND_PER_HOUR, now=now or timezone.now())
+    email = receipt_resend(payment=payment, created_by=f"portal:{link.public_id}")
+    audit_event(
+        "portal_links", "receipt_resent", link=link.public_id, payment=payment.provider_id, email=email.public_id
+    )
+    return email
