@@ -42,6 +42,12 @@ REGISTRY: tuple[PeriodicTask, ...] = (
     PeriodicTask("heartbeat", "echopilot.tasks.heartbeat", minutes=1),
     PeriodicTask("email-sweep", "notifications.tasks.email_sweep", minutes=1),
     PeriodicTask("telegram-sweep", "notifications.tasks.telegram_sweep", minutes=1),
+    PeriodicTask("production-alerts", "observability.tasks.alerts_evaluate", minutes=5),
+    PeriodicTask("observability-snapshot", "observability.tasks.snapshot", minutes=60),
+    PeriodicTask("daily-report", "observability.tasks.daily_report", cron="0 9 * * *"),
+    PeriodicTask("weekly-audit", "observability.tasks.weekly_audit", cron="30 0 * * 1"),
+    PeriodicTask("self-heal", "observability.tasks.self_heal", minutes=360),
+    PeriodicTask("retention", "observability.tasks.retention", cron="15 3 * * *"),
 )
 
 

@@ -21,6 +21,7 @@ from echopilot.env import (
     env_bool,
     env_choice,
     env_decimal,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -109,6 +110,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so request latencies include every other middleware.
+    "observability.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "echopilot.middleware.ApiBodyLimitMiddleware",
@@ -376,6 +379,36 @@ TELEGRAM_API_URL = env_url("TELEGRAM_API_URL", "https://api.telegram.org", schem
 TELEGRAM_TIMEOUT = env_int("TELEGRAM_TIMEOUT", 10, minimum=1)
 # Seconds between two messages to the same chat (Telegram allows about one per second).
 TELEGRAM_CHAT_INTERVAL_SECONDS = 1.0
+
+# --- Observability ------------------------------------------------------------
+
+# Warnings in a snapshot: CPU, memory and disk percent, heartbeat age (seconds).
+OBS_CPU_WARN_PERCENT = env_float("OBS_CPU_WARN_PERCENT", 85.0, minimum=0)
+OBS_MEM_WARN_PERCENT = env_float("OBS_MEM_WARN_PERCENT", 90.0, minimum=0)
+OBS_DISK_WARN_PERCENT = env_float("OBS_DISK_WARN_PERCENT", 90.0, minimum=0)
+OBS_HEARTBEAT_MAX_AGE = env_int("OBS_HEARTBEAT_MAX_AGE", 180, minimum=1)
+# Seconds the API probe (PUBLIC_BASE_URL + /readyz) may take.
+OBS_PROBE_TIMEOUT = env_float("OBS_PROBE_TIMEOUT", 2.0, minimum=0.1)
+# A stored snapshot older than this many seconds is answered with "stale": true.
+OBS_SNAPSHOT_STALE_SECONDS = env_int("OBS_SNAPSHOT_STALE_SECONDS", 7200, minimum=60)
+# Governance KPI targets over the past 24 hours (percent) and the at-risk margin (percentage points).
+KPI_PAYMENT_SUCCESS_TARGET = env_float("KPI_PAYMENT_SUCCESS_TARGET", 90.0, minimum=0)
+KPI_FRAUD_BLOCK_MAX = env_float("KPI_FRAUD_BLOCK_MAX", 10.0, minimum=0)
+KPI_EMAIL_DELIVERY_TARGET = env_float("KPI_EMAIL_DELIVERY_TARGET", 95.0, minimum=0)
+KPI_SCHEDULER_UPTIME_TARGET = env_float("KPI_SCHEDULER_UPTIME_TARGET", 99.0, minimum=0)
+KPI_AT_RISK_MARGIN = env_float("KPI_AT_RISK_MARGIN", 2.0, minimum=0)
+# Production alert thresholds.
+ALERT_WEBHOOK_FAILURES = env_int("ALERT_WEBHOOK_FAILURES", 3, minimum=0)
+ALERT_PAYMENT_ERROR_RATE = env_float("ALERT_PAYMENT_ERROR_RATE", 5.0, minimum=0)
+ALERT_MIN_PAYMENTS = env_int("ALERT_MIN_PAYMENTS", 20, minimum=1)
+ALERT_REVENUE_DIP_PERCENT = env_float("ALERT_REVENUE_DIP_PERCENT", 30.0, minimum=0)
+ALERT_REPEAT_HOURS = env_int("ALERT_REPEAT_HOURS", 4, minimum=1)
+# Comma-separated recipients of the daily report. Empty: the report is skipped (an audit event says so).
+REPORTS_TO = env_list("REPORTS_TO")
+# Days of snapshots, heartbeats, task results, resolved alerts and rotated NDJSON files kept.
+RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
+# Bearer token for /metrics (besides X-Dash-Key). Empty: only X-Dash-Key.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # --- Customer portal ----------------------------------------------------------
 

@@ -19,6 +19,7 @@ api_patterns = [
     path("", include("payments.urls")),
     path("", include("notifications.urls")),
     path("", include("fraud.urls")),
+    path("", include("observability.urls")),
     path("", include("portal.api_urls")),
     path("schema/", SpectacularAPIView.as_view(**_docs_access), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **_docs_access), name="docs"),
@@ -29,6 +30,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
+    path("", include("observability.page_urls")),
     path("", include("portal.urls")),
     # Must stay last: unknown /api/ paths answer in the API's error shape.
     re_path(r"^api/", views.ApiNotFoundView.as_view(), name="api-not-found"),

@@ -1,0 +1,94 @@
+"""Prometheus metrics: request counts and latencies (middleware) and business gauges read at scrape time.
+
+Request metrics live in each process. Under gunicorn with several workers a
+scrape sees one worker's numbers, unless ``PROMETHEUS_MULTIPROC_DIR`` names an
+empty directory shared by the workers (prometheus-client's multiprocess mode):
+then every worker writes its values there and a scrape adds them up.
+"""
+
+import os
+import time
+from datetime import timedelta
+
+from django.db.models import Count
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from fraud.models import FraudCheck
+from notifications.models import Email
+from observability.models import Alert
+
+REQUESTS = Counter("echopilot_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=None)
+LATENCY = Histogram(
+    "echopilot_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    registry=None,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+class RequestMetricsMiddleware:
+    """Counts every request by method, URL route (the pattern, never the raw path) and status."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        route = match.route if match else "unmatched"
+        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        return response
+
+
+class BusinessCollector(Collector):
+    """Gauges counted from the database at scrape time (indexed 24-hour windows)."""
+
+    def collect(self):
+        from django_q.brokers import get_broker
+
+        since = timezone.now() - timedelta(hours=24)
+        fraud = GaugeMetricFamily(
+            "echopilot_fraud_decisions_24h", "Fraud decisions in the past 24 hours", labels=["decision"]
+        )
+        for decision, count in (
+            FraudCheck.objects.filter(created_at__gte=since).values_list("decision").annotate(n=Count("id")).order_by()
+        ):
+            fraud.add_metric([decision], count)
+        yield fraud
+        emails = GaugeMetricFamily(
+            "echopilot_emails_24h", "Emails written in the past 24 hours by status", labels=["status"]
+        )
+        for status, count in (
+            Email.objects.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).order_by()
+        ):
+            emails.add_metric([status], count)
+        yield emails
+        alerts = GaugeMetricFamily("echopilot_alerts_firing", "Production alerts firing", labels=["severity"])
+        firing = dict(
+            Alert.objects.filter(status=Alert.Status.FIRING).values_list("severity").annotate(n=Count("id")).order_by()
+        )
+        for severity in Alert.Severity.values:
+            alerts.add_metric([severity], firing.get(severity, 0))
+        yield alerts
+        try:
+            queued = get_broker().queue_size()
+        except Exception:  # the broker is down: the gauge is absent rather than wrong
+            return
+        yield GaugeMetricFamily("echopilot_task_queue_depth", "Tasks waiting in the queue", value=queued)
+
+
+def metrics_registry() -> CollectorRegistry:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(REQUESTS)
+        registry.register(LATENCY)
+    registry.register(BusinessCollector())
+    return registry

@@ -1,0 +1,212 @@
+"""Pure rules: alert thresholds, the notification policy, KPIs and health. No database, no clock."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+CRITICAL = "critical"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    severity: str
+    firing: bool
+    observed: float | None
+    threshold: float
+    summary: str
+    fingerprint: str = ""
+
+
+def webhook_failures(*, failures: int, threshold: int) -> RuleResult:
+    """Failed or rejected webhook events in the past 5 minutes; fires above the threshold."""
+    return RuleResult(
+        rule="webhook_failures",
+        severity=CRITICAL,
+        firing=failures > threshold,
+        observed=float(failures),
+        threshold=float(threshold),
+        summary=f"{failures} failed or rejected webhook events in the past 5 minutes (alert above {threshold})",
+    )
+
+
+def payment_error_rate(*, failed: int, finished: int, threshold_percent: float, min_payments: int) -> RuleResult:
+    """Failed share of the payments finished in the past hour; silent below ``min_payments``."""
+    rate = 100.0 * failed / finished if finished else None
+    enough = finished >= min_payments
+    if enough:
+        summary = f"{rate:.1f}% of {finished} payments failed in the past hour (alert above {threshold_percent:g}%)"
+    else:
+        summary = f"only {finished} payments finished in the past hour (the rule needs {min_payments})"
+    return RuleResult(
+        rule="payment_error_rate",
+        severity=CRITICAL,
+        firing=enough and rate > threshold_percent,
+        observed=None if rate is None else round(rate, 2),
+        threshold=float(threshold_percent),
+        summary=summary,
+    )
+
+
+def revenue_dip(*, currency: str, current: Decimal, previous: Decimal, dip_percent: float) -> RuleResult:
+    """Succeeded revenue of the past 24 h against the 24 h before, per currency; fires when more than ``dip_percent`` lower."""
+    change = float((current - previous) / previous * 100) if previous > 0 else None
+    code = currency.upper()
+    if change is None:
+        summary = f"no {code} revenue in the 24 hours before; nothing to compare"
+    else:
+        summary = f"{code} revenue {current} in the past 24 h vs {previous} the day before ({change:+.1f}%)"
+    return RuleResult(
+        rule="revenue_dip",
+        severity=WARNING,
+        firing=change is not None and change < -dip_percent,
+        observed=None if change is None else round(change, 2),
+        threshold=-float(dip_percent),
+        summary=summary,
+        fingerprint=currency,
+    )
+
+
+def notification_kind(
+    *,
+    was_firing: bool,
+    firing: bool,
+    started_at: datetime | None,
+    last_notified_at: datetime | None,
+    now: datetime,
+    repeat: timedelta,
+    silenced: bool,
+) -> str | None:
+    """What to tell about one alert after an evaluation: "firing", "reminder", "resolved" or nothing.
+
+    ``started_at`` is the start of the current (or just ended) firing episode. A
+    silenced alert is never announced; once the silence ends while it still fires,
+    it is announced as firing. A resolve is announced only when the episode was.
+    """
+    if silenced:
+        return None
+    announced = last_notified_at is not None and started_at is not None and last_notified_at >= started_at
+    if firing:
+        if not was_firing or not announced:
+            return "firing"
+        return "reminder" if now - last_notified_at >= repeat else None
+    return "resolved" if was_firing and announced else None
+
+
+# --- Governance KPIs ------------------------------------------------------------------
+
+OK = "ok"
+AT_RISK = "at_risk"
+FAILING = "failing"
+NO_DATA = "no_data"
+
+
+@dataclass(frozen=True)
+class Kpi:
+    name: str
+    value: float | None  # percent
+    target: float
+    higher_is_better: bool = True
+
+    def status(self, margin: float) -> str:
+        if self.value is None:
+            return NO_DATA
+        gap = self.value - self.target if self.higher_is_better else self.target - self.value
+        if gap < 0:
+            return FAILING
+        return AT_RISK if gap <= margin else OK
+
+
+def rate(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 2) if whole else None
+
+
+def governance(kpis: list[Kpi], *, margin: float) -> dict:
+    """``healthy``, ``at_risk`` or ``failing``, naming the KPIs that are not OK."""
+    statuses = {kpi.name: kpi.status(margin) for kpi in kpis}
+    failing = sorted(name for name, status in statuses.items() if status == FAILING)
+    at_risk = sorted(name for name, status in statuses.items() if status == AT_RISK)
+    status = "failing" if failing else "at_risk" if at_risk else "healthy"
+    return {
+        "status": status,
+        "failing": failing,
+        "at_risk": at_risk,
+        "kpis": {
+            kpi.name: {
+                "value": kpi.value,
+                "target": kpi.target,
+                "direction": "min" if kpi.higher_is_better else "max",
+                "status": statuses[kpi.name],
+            }
+            for kpi in kpis
+        },
+    }
+
+
+# --- Health ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    cpu_percent: float
+    mem_percent: float
+    disk_percent: float
+    heartbeat_max_age: float
+
+
+def ops_warnings(
+    *,
+    cpu_percent: float | None,
+    mem_percent: float,
+    disk_percent: float,
+    heartbeat_age_sec: float | None,
+    api_healthy: bool,
+    audit_write_failures: int,
+    firing_alerts: list[str],
+    governance_failing: list[str],
+    audit_discrepancies: int,
+    limits: Thresholds,
+) -> list[str]:
+    warnings = []
+    if cpu_percent is not None and cpu_percent > limits.cpu_percent:
+        warnings.append(f"cpu {cpu_percent:.0f}% > {limits.cpu_percent:g}%")
+    if mem_percent > limits.mem_percent:
+        warnings.append(f"memory {mem_percent:.0f}% > {limits.mem_percent:g}%")
+    if disk_percent > limits.disk_percent:
+        warnings.append(f"disk {disk_percent:.0f}% > {limits.disk_percent:g}%")
+    if heartbeat_age_sec is None:
+        warnings.append("no scheduler heartbeat")
+    elif heartbeat_age_sec > limits.heartbeat_max_age:
+        warnings.append(f"scheduler heartbeat {heartbeat_age_sec:.0f}s old")
+    if not api_healthy:
+        warnings.append("api probe failed")
+    if audit_write_failures:
+        warnings.append(f"{audit_write_failures} audit log write failures")
+    warnings.extend(f"alert firing: {name}" for name in firing_alerts)
+    if governance_failing:
+        warnings.append(f"governance failing: {', '.join(governance_failing)}")
+    if audit_discrepancies:
+        warnings.append(f"weekly audit: {audit_discrepancies} discrepancies")
+    return warnings
+
+
+def overall(*, warnings: list[str], api_healthy: bool, critical_firing: bool, governance_status: str) -> str:
+    """``critical`` when the API is down, a critical alert fires or governance fails; ``degraded`` on any warning."""
+    if not api_healthy or critical_firing or governance_status == "failing":
+        return "critical"
+    return "degraded" if warnings else "healthy"
+
+
+def _cpu_total(times: dict[str, float]) -> float:
+    # On Linux guest time is already counted in user time (as psutil does it).
+    return sum(times.values()) - times.get("guest", 0.0) - times.get("guest_nice", 0.0)
+
+
+def cpu_percent_between(before: dict[str, float], after: dict[str, float]) -> float | None:
+    """CPU busy percent between two ``psutil.cpu_times()`` samples (as dicts); None when no time passed."""
+    total = _cpu_total(after) - _cpu_total(before)
+    if total <= 0:
+        return None
+    idle = sum(after.get(name, 0.0) - before.get(name, 0.0) for name in ("idle", "iowait"))
+    return round(max(0.0, min(100.0, 100.0 * (total - idle) / total)), 1)

@@ -1,0 +1,229 @@
+"""Observability: reads. Every business count is over an indexed time window, never the whole table."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDay, TruncHour, TruncMinute
+from django_q.brokers import get_broker
+from django_q.models import Failure
+
+from echopilot.models import Heartbeat
+from fraud.models import FraudCheck, FraudReview
+from notifications.models import Email, Status
+from observability.models import Alert, Silence, Snapshot
+from observability.rules import Kpi, rate
+from payments.models import Payment, WebhookEvent
+
+FINISHED = [Payment.Status.SUCCEEDED, Payment.Status.REFUNDED, Payment.Status.FAILED]
+CENT = Decimal("0.01")
+# A refunded payment went through; it counts as a success of the payment itself.
+SUCCESS = [Payment.Status.SUCCEEDED, Payment.Status.REFUNDED]
+
+
+def snapshot_latest() -> Snapshot | None:
+    return Snapshot.objects.order_by("-taken_at", "-id").first()
+
+
+def snapshot_list(*, since: datetime | None, limit: int) -> list[Snapshot]:
+    rows = Snapshot.objects.order_by("-taken_at", "-id")
+    if since is not None:
+        rows = rows.filter(taken_at__gte=since)
+    return list(rows[:limit])
+
+
+def alert_list(*, now: datetime, recent_hours: int = 24 * 7) -> list[Alert]:
+    """Firing alerts, then those resolved in the past week."""
+    return list(
+        Alert.objects.filter(
+            Q(status=Alert.Status.FIRING) | Q(resolved_at__gte=now - timedelta(hours=recent_hours))
+        ).order_by("status", "-last_evaluated_at")
+    )
+
+
+def firing_alerts() -> list[Alert]:
+    return list(Alert.objects.filter(status=Alert.Status.FIRING).order_by("rule", "fingerprint"))
+
+
+def silenced_rules(*, now: datetime) -> set[str]:
+    return set(Silence.objects.filter(until__gt=now).values_list("rule", flat=True))
+
+
+# --- Numbers for the alert rules --------------------------------------------------------
+
+
+def webhook_failure_count(*, now: datetime) -> int:
+    return WebhookEvent.objects.filter(
+        received_at__gte=now - timedelta(minutes=5),
+        status__in=[WebhookEvent.Status.FAILED, WebhookEvent.Status.REJECTED],
+    ).count()
+
+
+def payment_outcomes(*, since: datetime) -> tuple[int, int]:
+    """(failed, finished) payments created since ``since``."""
+    counts = Payment.objects.filter(created_at__gte=since, status__in=FINISHED).aggregate(
+        failed=Count("id", filter=Q(status=Payment.Status.FAILED)), finished=Count("id")
+    )
+    return counts["failed"], counts["finished"]
+
+
+def revenue_windows(*, now: datetime) -> dict[str, tuple[Decimal, Decimal]]:
+    """Succeeded revenue per currency: (past 24 h, the 24 h before)."""
+    day = now - timedelta(hours=24)
+    rows = (
+        Payment.objects.filter(status=Payment.Status.SUCCEEDED, created_at__gte=now - timedelta(hours=48))
+        .values("currency")
+        .annotate(
+            current=Sum("amount", filter=Q(created_at__gte=day)),
+            previous=Sum("amount", filter=Q(created_at__lt=day)),
+        )
+    )
+    return {row["currency"]: (row["current"] or Decimal("0"), row["previous"] or Decimal("0")) for row in rows}
+
+
+# --- Scheduler and governance --------------------------------------------------------------
+
+
+def scheduler_state(*, now: datetime) -> dict:
+    last = Heartbeat.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    try:
+        queued = get_broker().queue_size()
+    except Exception:  # the broker (Redis) may be down; the snapshot says so instead of failing
+        queued = None
+    return {
+        "heartbeat_age_sec": None if last is None else round((now - last).total_seconds(), 1),
+        "queued": queued,
+        "failed_24h": Failure.objects.filter(stopped__gte=now - timedelta(hours=24)).count(),
+    }
+
+
+def governance_kpis(*, now: datetime) -> list[Kpi]:
+    """The four KPIs over the past 24 hours, in percent."""
+    since = now - timedelta(hours=24)
+    failed, finished = payment_outcomes(since=since)
+    fraud = FraudCheck.objects.filter(created_at__gte=since).aggregate(
+        blocked=Count("id", filter=Q(decision="block")), total=Count("id")
+    )
+    emails = Email.objects.filter(created_at__gte=since).aggregate(
+        sent=Count("id", filter=Q(status=Status.SENT)), failed=Count("id", filter=Q(status=Status.FAILED))
+    )
+    minutes = (
+        Heartbeat.objects.filter(created_at__gte=since, created_at__lt=now)
+        .annotate(minute=TruncMinute("created_at"))
+        .values("minute")
+        .distinct()
+        .count()
+    )
+    return [
+        Kpi("payment_success_rate", rate(finished - failed, finished), settings.KPI_PAYMENT_SUCCESS_TARGET),
+        Kpi("fraud_block_rate", rate(fraud["blocked"], fraud["total"]), settings.KPI_FRAUD_BLOCK_MAX, False),
+        Kpi(
+            "email_delivery_rate",
+            rate(emails["sent"], emails["sent"] + emails["failed"]),
+            settings.KPI_EMAIL_DELIVERY_TARGET,
+        ),
+        Kpi("scheduler_uptime", rate(min(minutes, 1440), 1440), settings.KPI_SCHEDULER_UPTIME_TARGET),
+    ]
+
+
+# --- Dashboard and report ---------------------------------------------------------------------
+
+
+def _buckets(rows, key: str, trunc: str) -> dict[datetime, dict[str, float]]:
+    table: dict[datetime, dict[str, float]] = {}
+    for row in rows:
+        table.setdefault(row[trunc], {})[row[key]] = row["value"]
+    return table
+
+
+def payments_by_status(*, since: datetime, until: datetime, per_day: bool) -> dict[datetime, dict[str, float]]:
+    trunc = TruncDay("created_at") if per_day else TruncHour("created_at")
+    rows = (
+        Payment.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(bucket=trunc)
+        .values("bucket", "status")
+        .annotate(value=Count("id"))
+    )
+    return _buckets(rows, "status", "bucket")
+
+
+def revenue_by_day(*, since: datetime, until: datetime) -> dict[datetime, dict[str, float]]:
+    rows = (
+        Payment.objects.filter(status=Payment.Status.SUCCEEDED, created_at__gte=since, created_at__lt=until)
+        .annotate(bucket=TruncDay("created_at"))
+        .values("bucket", "currency")
+        .annotate(value=Sum("amount"))
+    )
+    return _buckets(rows, "currency", "bucket")
+
+
+def fraud_by_decision(*, since: datetime, until: datetime, per_day: bool) -> dict[datetime, dict[str, float]]:
+    trunc = TruncDay("created_at") if per_day else TruncHour("created_at")
+    rows = (
+        FraudCheck.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(bucket=trunc)
+        .values("bucket", "decision")
+        .annotate(value=Count("id"))
+    )
+    return _buckets(rows, "decision", "bucket")
+
+
+def emails_by_status(*, since: datetime, until: datetime, per_day: bool) -> dict[datetime, dict[str, float]]:
+    trunc = TruncDay("created_at") if per_day else TruncHour("created_at")
+    rows = (
+        Email.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(bucket=trunc)
+        .values("bucket", "status")
+        .annotate(value=Count("id"))
+    )
+    return _buckets(rows, "status", "bucket")
+
+
+def day_summary(*, since: datetime, until: datetime) -> dict:
+    """Everything the daily report tells about one day."""
+    payments = Payment.objects.filter(created_at__gte=since, created_at__lt=until)
+    by_status = dict(payments.values_list("status").annotate(n=Count("id")).order_by())
+    revenue = {
+        currency: total.quantize(CENT)
+        for currency, total in payments.filter(status=Payment.Status.SUCCEEDED)
+        .values_list("currency")
+        .annotate(total=Sum("amount"))
+        .order_by("currency")
+    }
+    failed = by_status.get(Payment.Status.FAILED, 0)
+    finished = sum(by_status.get(status, 0) for status in FINISHED)
+    fraud = dict(
+        FraudCheck.objects.filter(created_at__gte=since, created_at__lt=until)
+        .values_list("decision")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    emails = dict(
+        Email.objects.filter(created_at__gte=since, created_at__lt=until)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    webhooks = dict(
+        WebhookEvent.objects.filter(received_at__gte=since, received_at__lt=until)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    alerts = list(
+        Alert.objects.filter(Q(status=Alert.Status.FIRING) | Q(started_at__lt=until, resolved_at__gte=since))
+        .order_by("rule", "fingerprint")
+        .values("rule", "fingerprint", "status", "severity", "summary", "started_at", "resolved_at")
+    )
+    return {
+        "payments": by_status,
+        "payments_total": sum(by_status.values()),
+        "revenue": revenue,
+        "error_rate": rate(failed, finished),
+        "fraud": fraud,
+        "open_reviews": FraudReview.objects.filter(state=FraudReview.State.OPEN).count(),
+        "emails": emails,
+        "webhooks": webhooks,
+        "alerts": alerts,
+    }

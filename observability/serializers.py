@@ -1,0 +1,98 @@
+"""Input and output of the observability API (outputs are built as dicts; these document them)."""
+
+from rest_framework import serializers
+
+from observability.models import Alert
+
+
+class SnapshotQuery(serializers.Serializer):
+    fresh = serializers.BooleanField(default=False, help_text="1: take a new snapshot now (CPU never blocks).")
+
+
+class SnapshotListQuery(serializers.Serializer):
+    since = serializers.DateTimeField(required=False, help_text="Only snapshots taken at or after (ISO 8601).")
+    limit = serializers.IntegerField(default=48, min_value=1, max_value=1000)
+
+
+class SystemSerializer(serializers.Serializer):
+    cpu_percent = serializers.FloatField(allow_null=True, help_text="Null when no sample could be compared yet.")
+    cpu_sampled = serializers.BooleanField()
+    load_avg = serializers.ListField(child=serializers.FloatField())
+    mem_percent = serializers.FloatField()
+    mem_available_gb = serializers.FloatField()
+    mem_total_gb = serializers.FloatField()
+    cgroup_limit_gb = serializers.FloatField(allow_null=True)
+    disk_percent = serializers.FloatField(help_text="The fuller of the database's and LOG_DIR's volumes.")
+    disk_free_gb = serializers.FloatField()
+    disks = serializers.DictField(child=serializers.DictField())
+
+
+class ApiProbeSerializer(serializers.Serializer):
+    healthy = serializers.BooleanField()
+    latency_sec = serializers.FloatField()
+    status = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    url = serializers.CharField()
+
+
+class SchedulerSerializer(serializers.Serializer):
+    heartbeat_age_sec = serializers.FloatField(allow_null=True)
+    queued = serializers.IntegerField(allow_null=True)
+    failed_24h = serializers.IntegerField()
+
+
+class HealthSerializer(serializers.Serializer):
+    governance_status = serializers.ChoiceField(choices=["healthy", "at_risk", "failing"])
+    ops_warnings = serializers.ListField(child=serializers.CharField())
+    overall = serializers.ChoiceField(choices=["healthy", "degraded", "critical"])
+
+
+class SnapshotSerializer(serializers.Serializer):
+    ts = serializers.IntegerField(help_text="Unix seconds.")
+    ts_iso = serializers.CharField()
+    node = serializers.CharField()
+    system = SystemSerializer()
+    process = serializers.DictField()
+    api = ApiProbeSerializer()
+    db = serializers.DictField()
+    scheduler = SchedulerSerializer()
+    audit = serializers.DictField()
+    governance = serializers.DictField(help_text="status, failing, at_risk and each KPI with value, target, status.")
+    health = HealthSerializer()
+
+
+class SnapshotResponse(serializers.Serializer):
+    ok = serializers.BooleanField()
+    snapshot = SnapshotSerializer()
+    age_sec = serializers.IntegerField()
+    stale = serializers.BooleanField()
+
+
+class SnapshotListResponse(serializers.Serializer):
+    ok = serializers.BooleanField()
+    count = serializers.IntegerField()
+    results = SnapshotSerializer(many=True)
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Alert
+        fields = [
+            "rule",
+            "fingerprint",
+            "status",
+            "severity",
+            "summary",
+            "observed",
+            "threshold",
+            "started_at",
+            "last_evaluated_at",
+            "last_notified_at",
+            "resolved_at",
+        ]
+
+
+class AlertListResponse(serializers.Serializer):
+    ok = serializers.BooleanField()
+    firing = serializers.IntegerField()
+    results = AlertSerializer(many=True)

@@ -1,0 +1,106 @@
+import hmac
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+from drf_spectacular.utils import extend_schema
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from echopilot.errors import error_body
+from echopilot.keys import principal_for_key
+from observability import dashboard, selectors, services
+from observability.metrics import metrics_registry
+from observability.models import Alert
+from observability.serializers import (
+    AlertListResponse,
+    AlertSerializer,
+    SnapshotListQuery,
+    SnapshotListResponse,
+    SnapshotQuery,
+    SnapshotResponse,
+)
+
+
+class SnapshotView(APIView):
+    """The latest stored snapshot (a database read); ``?fresh=1`` takes one now."""
+
+    @extend_schema(operation_id="observability_snapshot", parameters=[SnapshotQuery], responses={200: SnapshotResponse})
+    def get(self, request):
+        query = SnapshotQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        snapshot = None if query.validated_data["fresh"] else selectors.snapshot_latest()
+        if snapshot is None:
+            snapshot = services.snapshot_take(blocking_cpu=False)
+        age = max(0, int((timezone.now() - snapshot.taken_at).total_seconds()))
+        return Response(
+            {
+                "ok": True,
+                "snapshot": snapshot.data,
+                "age_sec": age,
+                "stale": age > settings.OBS_SNAPSHOT_STALE_SECONDS,
+            }
+        )
+
+
+class SnapshotListView(APIView):
+    @extend_schema(
+        operation_id="observability_snapshots", parameters=[SnapshotListQuery], responses={200: SnapshotListResponse}
+    )
+    def get(self, request):
+        query = SnapshotListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = selectors.snapshot_list(since=query.validated_data.get("since"), limit=query.validated_data["limit"])
+        return Response({"ok": True, "count": len(rows), "results": [row.data for row in rows]})
+
+
+class AlertListView(APIView):
+    @extend_schema(operation_id="observability_alerts", responses={200: AlertListResponse})
+    def get(self, request):
+        alerts = selectors.alert_list(now=timezone.now())
+        return Response(
+            {
+                "ok": True,
+                "firing": sum(alert.status == Alert.Status.FIRING for alert in alerts),
+                "results": AlertSerializer(alerts, many=True).data,
+            }
+        )
+
+
+@never_cache
+@staff_member_required
+@require_safe
+def dashboard_view(request):
+    period = "7d" if request.GET.get("range") == "7d" else "24h"
+    context = {
+        **admin.site.each_context(request),
+        "is_nav_sidebar_enabled": False,
+        **dashboard.context(period=period, now=timezone.now()),
+    }
+    return render(request, "observability/dashboard.html", context)
+
+
+def _metrics_allowed(request) -> bool:
+    key = request.headers.get("X-Dash-Key")
+    if key is not None:
+        return principal_for_key(key.strip()) is not None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    configured = settings.METRICS_TOKEN
+    return bool(configured) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), configured)
+
+
+@never_cache
+@require_safe
+def metrics_view(request):
+    """Prometheus text format; ``X-Dash-Key`` or ``Authorization: Bearer <METRICS_TOKEN>``."""
+    if not _metrics_allowed(request):
+        response = JsonResponse(error_body("not_authenticated", "Send X-Dash-Key or a bearer token."), status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,170 @@
+"""Production alerts: state per rule, one message per evaluation, reminders, resolves, silences, no overlap."""
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from notifications.models import Email, Kind, Status, TelegramMessage
+from observability.models import Alert, EvaluationLock, Silence
+from observability.services import alerts_evaluate, evaluation_lock_acquire, evaluation_lock_release
+from payments.models import WebhookEvent
+from tests.observability.conftest import NOW
+from tests.payments.factories import make_payment
+
+pytestmark = pytest.mark.django_db
+MIN = timedelta(minutes=1)
+
+
+def failed_webhooks(count: int, at, status=WebhookEvent.Status.FAILED):
+    for n in range(count):
+        WebhookEvent.objects.create(
+            event_id=f"evt_{at:%H%M}_{n}" if status != WebhookEvent.Status.REJECTED else "",
+            type="payment_intent.succeeded",
+            status=status,
+            received_at=at,
+        )
+
+
+def alert_messages():
+    return list(TelegramMessage.objects.filter(kind=Kind.ALERT).order_by("id").values_list("text", flat=True))
+
+
+def test_a_burst_fires_once_reminds_after_four_hours_and_resolves_once_three_messages_in_all(on_commit):
+    failed_webhooks(4, NOW - MIN)
+    with on_commit(execute=True):
+        first = alerts_evaluate(now=NOW)
+    assert first.notified == ["firing:webhook_failures"]
+    with on_commit(execute=True):
+        for minutes in range(5, 240, 5):  # still firing for almost four hours: nothing more is sent
+            failed_webhooks(4, NOW + timedelta(minutes=minutes) - MIN)
+            assert alerts_evaluate(now=NOW + timedelta(minutes=minutes)).notified == []
+        failed_webhooks(4, NOW + timedelta(hours=4) - MIN)
+        assert alerts_evaluate(now=NOW + timedelta(hours=4)).notified == ["reminder:webhook_failures"]
+        resolved = alerts_evaluate(now=NOW + timedelta(hours=4, minutes=10))
+        assert alerts_evaluate(now=NOW + timedelta(hours=4, minutes=15)).notified == []
+    assert resolved.notified == ["resolved:webhook_failures"]
+    texts = alert_messages()
+    assert len(texts) == 3
+    assert "[FIRING] critical webhook_failures" in texts[0]
+    assert "[STILL FIRING]" in texts[1]
+    assert "[RESOLVED] critical webhook_failures" in texts[2]
+    alert = Alert.objects.get(rule="webhook_failures")
+    assert (alert.status, alert.started_at, alert.resolved_at) == (
+        "resolved",
+        NOW,
+        NOW + timedelta(hours=4, minutes=10),
+    )
+
+
+def test_rejected_deliveries_count_and_the_threshold_is_not_enough(on_commit):
+    failed_webhooks(2, NOW - MIN)
+    failed_webhooks(1, NOW - MIN, status=WebhookEvent.Status.REJECTED)
+    failed_webhooks(5, NOW - 6 * MIN)  # outside the 5-minute window
+    assert alerts_evaluate(now=NOW).notified == []
+    failed_webhooks(1, NOW - MIN, status=WebhookEvent.Status.REJECTED)
+    assert alerts_evaluate(now=NOW).notified == ["firing:webhook_failures"]
+
+
+def test_a_burst_reaches_telegram_and_email_as_one_message_each(settings, on_commit, smtp_server, telegram_api):
+    settings.ALERT_EMAIL_TO = ["ops@example.com"]
+    failed_webhooks(10, NOW - MIN)
+    for n in range(19):
+        make_payment(f"pi_fail{n}", status="failed", created_at=NOW - 10 * MIN)
+    make_payment("pi_ok", created_at=NOW - 10 * MIN)
+    with on_commit(execute=True):
+        evaluation = alerts_evaluate(now=NOW)
+    assert sorted(evaluation.notified) == ["firing:payment_error_rate", "firing:webhook_failures"]
+    assert len(telegram_api.requests) == 1
+    assert "payment_error_rate" in telegram_api.requests[0]["body"]["text"]
+    assert len(smtp_server.messages) == 1
+    assert smtp_server.messages[0]["message"]["Subject"] == "EchoPilot alerts: 2 firing"
+    assert Email.objects.get(kind=Kind.ALERT).status == Status.SENT
+
+
+def test_payment_error_rate_waits_for_the_minimum_sample(on_commit):
+    for n in range(19):
+        make_payment(f"pi_f{n}", status="failed", created_at=NOW - 10 * MIN)
+    assert alerts_evaluate(now=NOW).notified == []
+    make_payment("pi_f19", status="failed", created_at=NOW - 10 * MIN)
+    assert alerts_evaluate(now=NOW + MIN).notified == ["firing:payment_error_rate"]
+    alert = Alert.objects.get(rule="payment_error_rate")
+    assert (alert.observed, alert.threshold, alert.severity) == (100.0, 5.0, "critical")
+
+
+def test_revenue_dip_is_a_warning_per_currency(on_commit):
+    make_payment("pi_before", amount=Decimal("1000.00"), created_at=NOW - timedelta(hours=30))
+    make_payment("pi_now", amount=Decimal("500.00"), created_at=NOW - timedelta(hours=2))
+    make_payment("pi_eur", amount=Decimal("10.00"), currency="eur", created_at=NOW - timedelta(hours=2))
+    evaluation = alerts_evaluate(now=NOW)
+    assert evaluation.notified == ["firing:revenue_dip/usd"]
+    alert = Alert.objects.get(rule="revenue_dip")
+    assert (alert.fingerprint, alert.severity, alert.observed) == ("usd", "warning", -50.0)
+
+
+def test_a_silence_suppresses_messages_but_not_the_state(on_commit):
+    Silence.objects.create(rule="webhook_failures", until=NOW + timedelta(hours=1), reason="provider incident")
+    failed_webhooks(4, NOW - MIN)
+    with on_commit(execute=True):
+        assert alerts_evaluate(now=NOW).notified == []
+        assert Alert.objects.get(rule="webhook_failures").status == "firing"
+        failed_webhooks(4, NOW + timedelta(hours=1))
+        # The silence is over and the alert still fires: now it is announced.
+        assert alerts_evaluate(now=NOW + timedelta(hours=1, minutes=1)).notified == ["firing:webhook_failures"]
+    assert len(alert_messages()) == 1
+
+
+def test_a_second_evaluation_while_one_runs_is_skipped():
+    token = evaluation_lock_acquire()
+    assert token is not None
+    failed_webhooks(4, NOW - MIN)
+    second = alerts_evaluate(now=NOW)
+    assert second.skipped and second.summary() == "alerts: skipped: already running"
+    assert not Alert.objects.exists()
+    evaluation_lock_release(token)
+    assert alerts_evaluate(now=NOW).notified == ["firing:webhook_failures"]
+
+
+def test_a_lease_left_by_a_crashed_evaluation_expires():
+    EvaluationLock.objects.create(pk=1, locked_until=timezone.now() - timedelta(seconds=1), token="dead")
+    assert not alerts_evaluate(now=NOW).skipped
+
+
+def test_a_crash_during_evaluation_rolls_back_state_and_message(monkeypatch):
+    failed_webhooks(4, NOW - MIN)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("telegram row could not be written")
+
+    monkeypatch.setattr("observability.services.notify", broken)
+    with pytest.raises(RuntimeError):
+        alerts_evaluate(now=NOW)
+    assert not Alert.objects.exists()
+    assert EvaluationLock.objects.get(pk=1).locked_until is None  # released for the next run
+    monkeypatch.undo()
+    assert alerts_evaluate(now=NOW).notified == ["firing:webhook_failures"]
+
+
+def test_state_changes_go_to_the_ndjson_and_the_latest_evaluation_to_json(on_commit, read_audit, log_dir):
+    failed_webhooks(4, NOW - MIN)
+    with on_commit(execute=True):
+        alerts_evaluate(now=NOW)
+        alerts_evaluate(now=NOW + 10 * MIN)
+    events = read_audit("production_alerts")
+    assert [(e["event"], e["rule"], e["notified"]) for e in events] == [
+        ("alert_firing", "webhook_failures", True),
+        ("alert_resolved", "webhook_failures", True),
+    ]
+    latest = json.loads((log_dir / "production_alerts.json").read_text())
+    assert latest["changes"] == ["resolved:webhook_failures"]
+
+
+def test_the_alerts_api_lists_current_and_recent_alerts(api, on_commit):
+    failed_webhooks(4, timezone.now() - MIN)
+    alerts_evaluate()
+    body = api.get("/api/observability/alerts").json()
+    assert body["ok"] is True and body["firing"] == 1
+    assert body["results"][0]["rule"] == "webhook_failures"
+    assert body["results"][0]["observed"] == 4.0

@@ -1,0 +1,54 @@
+"""The staff dashboard: real charts from seeded rows; anonymous users go to the admin login."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from observability.models import Snapshot
+from tests.payments.factories import make_payment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(User.objects.create_user("ops", is_staff=True))
+    return client
+
+
+def test_anonymous_users_are_sent_to_the_admin_login(client):
+    response = client.get("/dashboard/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/?next=/dashboard/")
+
+
+def test_non_staff_users_are_sent_to_the_login_too(client):
+    client.force_login(User.objects.create_user("customer"))
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_the_dashboard_draws_charts_from_seeded_data(staff_client):
+    now = timezone.now()
+    make_payment("pi_a", created_at=now - timedelta(hours=2))
+    make_payment("pi_b", status="failed", created_at=now - timedelta(hours=2))
+    Snapshot.objects.create(
+        taken_at=now - timedelta(hours=1),
+        data={"ts_iso": "x", "system": {"cpu_percent": 12.0, "mem_percent": 40.0, "disk_percent": 55.0},
+              "api": {"healthy": True, "latency_sec": 0.01},
+              "health": {"overall": "degraded", "governance_status": "healthy", "ops_warnings": ["<b>odd</b>"]}},
+    )  # fmt: skip
+    html = staff_client.get("/dashboard/").content.decode()
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" width="960"') == 5
+    assert "Payments per hour by status" in html and "succeeded: 1" in html and "failed: 1" in html
+    assert "cpu 12%" in html and "degraded" in html
+    assert "&lt;b&gt;odd&lt;/b&gt;" in html
+    assert 'src="http' not in html and "<script" not in html.split("<h2>Charts</h2>")[1]  # nothing external
+    week = staff_client.get("/dashboard/?range=7d").content.decode()
+    assert "Payments per day by status" in week
+
+
+def test_the_admin_index_links_to_the_dashboard(staff_client):
+    User.objects.filter(username="ops").update(is_superuser=True)
+    assert 'href="/dashboard/"' in staff_client.get("/admin/").content.decode()

@@ -1,0 +1,59 @@
+"""Governance KPIs over the past 24 hours, computed from seeded rows."""
+
+from datetime import timedelta
+
+import pytest
+
+from echopilot.models import Heartbeat
+from fraud.models import FraudCheck
+from notifications.models import Status
+from observability import rules, selectors
+from tests.notifications.factories import make_email
+from tests.observability.conftest import NOW
+from tests.payments.factories import make_payment
+
+pytestmark = pytest.mark.django_db
+
+
+def fraud_check(decision: str, at):
+    FraudCheck.objects.create(
+        email="a@example.com", amount=1, currency="usd", card_type="credit", card_key="k",
+        decision=decision, reason="r", rule="r", ruleset_version="v", created_at=at,
+    )  # fmt: skip
+
+
+def test_kpis_on_seeded_data(settings):
+    hour = NOW - timedelta(hours=1)
+    for n in range(17):
+        make_payment(f"pi_ok{n}", created_at=hour)
+    make_payment("pi_ref", status="refunded", created_at=hour)
+    make_payment("pi_f1", status="failed", created_at=hour)
+    make_payment("pi_f2", status="failed", created_at=hour)
+    make_payment("pi_pending", status="pending", created_at=hour)  # not finished: not counted
+    make_payment("pi_old", status="failed", created_at=NOW - timedelta(hours=25))  # outside the window
+    for decision in ["allow"] * 7 + ["review", "block", "block"]:
+        fraud_check(decision, hour)
+    for status in [Status.SENT] * 19 + [Status.FAILED, Status.QUEUED]:
+        make_email(status=status, created_at=hour)
+    for minute in range(1440 - 30):  # the scheduler was down for half an hour
+        Heartbeat.objects.create(node="n", pid=1, created_at=NOW - timedelta(minutes=1440 - minute))
+        if minute % 2:
+            Heartbeat.objects.create(node="m", pid=2, created_at=NOW - timedelta(minutes=1440 - minute, seconds=-5))
+
+    kpis = {kpi.name: kpi.value for kpi in selectors.governance_kpis(now=NOW)}
+    assert kpis == {
+        "payment_success_rate": 90.0,
+        "fraud_block_rate": 20.0,
+        "email_delivery_rate": 95.0,
+        "scheduler_uptime": 97.92,
+    }
+    result = rules.governance(selectors.governance_kpis(now=NOW), margin=settings.KPI_AT_RISK_MARGIN)
+    assert result["status"] == "failing"
+    assert result["failing"] == ["fraud_block_rate", "scheduler_uptime"]
+    assert result["at_risk"] == ["email_delivery_rate", "payment_success_rate"]
+
+
+def test_no_data_is_not_a_failure():
+    result = rules.governance(selectors.governance_kpis(now=NOW), margin=2)
+    assert result["kpis"]["payment_success_rate"]["status"] == "no_data"
+    assert result["failing"] == ["scheduler_uptime"]  # no heartbeat at all is downtime

@@ -1,0 +1,50 @@
+"""/metrics: Prometheus text format through prometheus-client, behind X-Dash-Key or a bearer token."""
+
+import pytest
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from fraud.models import FraudCheck
+from observability.models import Alert
+
+pytestmark = pytest.mark.django_db
+
+
+def families(response) -> dict:
+    return {family.name: family for family in text_string_to_metric_families(response.content.decode())}
+
+
+def test_metrics_parse_and_carry_business_and_request_figures(client):
+    FraudCheck.objects.create(
+        email="a@example.com", amount=1, currency="usd", card_type="credit", card_key="k",
+        decision="block", reason="r", rule="r", ruleset_version="v",
+    )  # fmt: skip
+    Alert.objects.create(
+        rule="webhook_failures", status="firing", severity="critical", summary="",
+        started_at=timezone.now(), last_evaluated_at=timezone.now(),
+    )  # fmt: skip
+    client.get("/livez")
+    found = families(client.get("/metrics", HTTP_X_DASH_KEY="test-dash-key-1"))
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in found.values() for s in f.samples}
+    assert samples[("echopilot_fraud_decisions_24h", (("decision", "block"),))] == 1
+    assert samples[("echopilot_alerts_firing", (("severity", "critical"),))] == 1
+    assert ("echopilot_task_queue_depth", ()) in samples
+    assert "echopilot_emails_24h" in found
+    livez = ("echopilot_http_requests_total", (("method", "GET"), ("route", "livez"), ("status", "200")))
+    assert samples[livez] >= 1
+    assert "echopilot_http_request_duration_seconds" in found
+
+
+def test_metrics_refuse_anonymous_and_wrong_credentials(client, settings):
+    settings.METRICS_TOKEN = "scrape-token-123"
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_X_DASH_KEY="wrong").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong-token").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-123").status_code == 200
+
+
+def test_without_any_configured_credential_metrics_are_refused(client, settings):
+    settings.METRICS_TOKEN = ""
+    settings.DASHBOARD_KEYS = []
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
+    assert client.get("/metrics", HTTP_X_DASH_KEY="test-dash-key-1").status_code == 401

@@ -1,0 +1,149 @@
+"""Pure rules: thresholds, minimum sample, notification policy, governance and health. No database."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from observability import rules
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(("failures", "firing"), [(0, False), (3, False), (4, True), (50, True)])
+def test_webhook_failures_fire_above_three(failures, firing):
+    result = rules.webhook_failures(failures=failures, threshold=3)
+    assert (result.firing, result.observed, result.threshold, result.severity) == (firing, failures, 3, "critical")
+
+
+@pytest.mark.parametrize(
+    ("failed", "finished", "firing"), [(1, 20, False), (2, 40, False), (3, 40, True), (2, 20, True)]
+)
+def test_payment_error_rate_fires_above_five_percent(failed, finished, firing):
+    result = rules.payment_error_rate(failed=failed, finished=finished, threshold_percent=5, min_payments=20)
+    assert result.firing is firing
+    assert result.observed == pytest.approx(100 * failed / finished)
+
+
+def test_payment_error_rate_stays_silent_below_the_minimum_sample():
+    result = rules.payment_error_rate(failed=19, finished=19, threshold_percent=5, min_payments=20)
+    assert result.firing is False
+    assert result.observed == 100.0
+    assert "needs 20" in result.summary
+
+
+@pytest.mark.parametrize(
+    ("current", "previous", "firing"),
+    [("700", "1000", False), ("699.99", "1000", True), ("0", "1000", True), ("1500", "1000", False)],
+)
+def test_revenue_dip_fires_more_than_thirty_percent_below(current, previous, firing):
+    result = rules.revenue_dip(currency="usd", current=Decimal(current), previous=Decimal(previous), dip_percent=30)
+    assert (result.firing, result.fingerprint, result.threshold) == (firing, "usd", -30.0)
+
+
+def test_revenue_dip_needs_a_previous_day():
+    result = rules.revenue_dip(currency="eur", current=Decimal("5"), previous=Decimal("0"), dip_percent=30)
+    assert result.firing is False and result.observed is None
+
+
+def kind(**overrides):
+    values = {
+        "was_firing": False,
+        "firing": True,
+        "started_at": NOW,
+        "last_notified_at": None,
+        "now": NOW,
+        "repeat": 4 * HOUR,
+        "silenced": False,
+    }
+    return rules.notification_kind(**{**values, **overrides})
+
+
+def test_policy_notifies_start_then_reminds_every_repeat_then_resolves_once():
+    start = NOW - 5 * HOUR
+    assert kind(started_at=NOW) == "firing"
+    assert (
+        kind(was_firing=True, started_at=start, last_notified_at=start, now=start + 4 * HOUR - timedelta(seconds=1))
+        is None
+    )
+    assert kind(was_firing=True, started_at=start, last_notified_at=start, now=start + 4 * HOUR) == "reminder"
+    assert kind(was_firing=True, firing=False, started_at=start, last_notified_at=start) == "resolved"
+    assert kind(was_firing=False, firing=False, started_at=start, last_notified_at=start) is None
+
+
+def test_policy_keeps_silenced_alerts_quiet_and_announces_them_once_the_silence_ends():
+    start = NOW - HOUR
+    assert kind(silenced=True) is None
+    assert kind(was_firing=True, firing=False, silenced=True, started_at=start, last_notified_at=start) is None
+    assert kind(was_firing=True, started_at=start, last_notified_at=None) == "firing"
+    # An episode never announced is not announced as resolved either.
+    assert kind(was_firing=True, firing=False, started_at=start, last_notified_at=start - HOUR) is None
+
+
+def test_governance_is_healthy_at_risk_or_failing_naming_the_kpis():
+    kpis = [rules.Kpi("payment_success_rate", 97.0, 90.0), rules.Kpi("fraud_block_rate", 2.0, 10.0, False)]
+    assert rules.governance(kpis, margin=2)["status"] == "healthy"
+    at_risk = rules.governance([*kpis, rules.Kpi("email_delivery_rate", 96.0, 95.0)], margin=2)
+    assert (at_risk["status"], at_risk["at_risk"]) == ("at_risk", ["email_delivery_rate"])
+    failing = rules.governance([*kpis, rules.Kpi("fraud_block_rate", 12.5, 10.0, False)], margin=2)
+    assert (failing["status"], failing["failing"]) == ("failing", ["fraud_block_rate"])
+    assert rules.governance([rules.Kpi("scheduler_uptime", None, 99.0)], margin=2)["status"] == "healthy"
+
+
+LIMITS = rules.Thresholds(cpu_percent=85, mem_percent=90, disk_percent=90, heartbeat_max_age=180)
+QUIET = {
+    "cpu_percent": 10.0,
+    "mem_percent": 50.0,
+    "disk_percent": 40.0,
+    "heartbeat_age_sec": 30.0,
+    "api_healthy": True,
+    "audit_write_failures": 0,
+    "firing_alerts": [],
+    "governance_failing": [],
+    "audit_discrepancies": 0,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"cpu_percent": 85.1}, "cpu 85% > 85%"),
+        ({"mem_percent": 91.0}, "memory 91% > 90%"),
+        ({"disk_percent": 95.0}, "disk 95% > 90%"),
+        ({"heartbeat_age_sec": 181.0}, "scheduler heartbeat 181s old"),
+        ({"heartbeat_age_sec": None}, "no scheduler heartbeat"),
+        ({"audit_write_failures": 1}, "1 audit log write failures"),
+        ({"firing_alerts": ["webhook_failures"]}, "alert firing: webhook_failures"),
+    ],
+)
+def test_each_threshold_produces_its_warning(change, expected):
+    assert rules.ops_warnings(**{**QUIET, **change}, limits=LIMITS) == [expected]
+
+
+def test_no_warning_at_the_thresholds_or_without_a_cpu_sample():
+    at = {"cpu_percent": 85.0, "mem_percent": 90.0, "disk_percent": 90.0, "heartbeat_age_sec": 180.0}
+    assert rules.ops_warnings(**{**QUIET, **at}, limits=LIMITS) == []
+    assert rules.ops_warnings(**{**QUIET, "cpu_percent": None}, limits=LIMITS) == []
+
+
+def test_overall_is_critical_when_the_api_is_down_or_a_critical_alert_fires():
+    assert rules.overall(warnings=[], api_healthy=True, critical_firing=False, governance_status="healthy") == "healthy"
+    assert (
+        rules.overall(warnings=["x"], api_healthy=True, critical_firing=False, governance_status="at_risk")
+        == "degraded"
+    )
+    assert (
+        rules.overall(warnings=["x"], api_healthy=False, critical_firing=False, governance_status="healthy")
+        == "critical"
+    )
+    assert (
+        rules.overall(warnings=["x"], api_healthy=True, critical_firing=True, governance_status="healthy") == "critical"
+    )
+
+
+def test_cpu_percent_between_two_samples():
+    before = {"user": 100.0, "system": 50.0, "idle": 800.0, "iowait": 50.0, "guest": 10.0}
+    after = {"user": 130.0, "system": 60.0, "idle": 850.0, "iowait": 60.0, "guest": 20.0}
+    assert rules.cpu_percent_between(before, after) == 40.0  # 40 busy of 100 (guest is inside user)
+    assert rules.cpu_percent_between(after, after) is None
