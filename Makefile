@@ -35,10 +35,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## Run the benchmarks (the fraud check one needs PostgreSQL, see README "Benchmarks").
+## Run the benchmarks (the fraud check and observability ones need PostgreSQL, see README "Benchmarks").
 bench: $(STAMP)
 	$(PY) bench/fraud_check.py
 	$(PY) bench/email_batch.py
+	$(PY) bench/observability.py
 
 ## Create an admin user (asks for name and password).
 admin: migrate
