@@ -40,6 +40,8 @@ bench: $(STAMP)
 	$(PY) bench/fraud_check.py
 	$(PY) bench/email_batch.py
 	$(PY) bench/observability.py
+	$(PY) bench/load.py
+	$(PY) bench/report.py
 
 ## Create an admin user (asks for name and password).
 admin: migrate

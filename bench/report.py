@@ -1,0 +1,116 @@
+"""Write bench/RESULTS.md from the JSON the benchmarks left in bench/out/ (run by `make bench`)."""
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import BASE_DIR, OUT_DIR, machine  # noqa: E402
+
+
+def load(name: str) -> dict | None:
+    path = OUT_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def rows() -> list[tuple[str, str, str, str, str]]:
+    """(figure, ours, baseline, ratio, command) per measured figure."""
+    table = []
+    fraud = load("fraud_check")
+    if fraud:
+        cmd = "make bench (bench/fraud_check.py)"
+        table.append(
+            (
+                f"Fraud check throughput, gunicorn on PostgreSQL, {fraud['stored_checks']:,} stored checks",
+                f"{fraud['fraud_check']['rps']:.0f} req/s (p50 {fraud['fraud_check']['p50'] * 1000:.0f} ms, "
+                f"p99 {fraud['fraud_check']['p99'] * 1000:.0f} ms)",
+                f"insert-only endpoint: {fraud['baseline']['rps']:.0f} req/s (p50 {fraud['baseline']['p50'] * 1000:.0f} ms)",
+                f"{fraud['throughput_ratio']:.2f} (goal ≥ 0.70)",
+                cmd,
+            )
+        )
+        table.append(
+            (
+                "50 simultaneous checks of one card (all answered)",
+                f"{fraud['burst_same_card_s'] * 1000:.0f} ms, allows per burst {sorted(set(fraud['burst_same_card_allows']))}",
+                f"50 on distinct cards: {fraud['burst_distinct_cards_s'] * 1000:.0f} ms",
+                f"{fraud['burst_ratio']:.2f}",
+                cmd,
+            )
+        )
+    email = load("email_batch")
+    if email:
+        table.append(
+            (
+                f"{email['emails_per_run']:,} emails to a local SMTP server, one reused connection",
+                f"{email['batch_emails_per_second']:.0f} emails/s",
+                f"one connection per email: {email['per_email_connection_emails_per_second']:.0f} emails/s",
+                f"{email['ratio']:.2f}",
+                "make bench (bench/email_batch.py)",
+            )
+        )
+    obs = load("observability")
+    if obs:
+        cmd = "make bench (bench/observability.py)"
+        table.append(
+            (
+                "GET /api/observability/snapshot (p50)",
+                f"{obs['snapshot_get']['p50'] * 1000:.1f} ms (p99 {obs['snapshot_get']['p99'] * 1000:.1f} ms)",
+                f"seed's method (1 s CPU sample + probe): {obs['seed_method']['median'] * 1000:.0f} ms",
+                f"{obs['snapshot_get']['p50'] / obs['seed_method']['median']:.4f}",
+                cmd,
+            )
+        )
+        table.append(
+            (
+                f"Alert evaluation, {obs['alerts_big']['payments']:,} payments",
+                f"{obs['alerts_big']['median_ms']:.1f} ms",
+                f"{obs['alerts_small']['payments']:,} payments: {obs['alerts_small']['median_ms']:.1f} ms",
+                f"{obs['alerts_ratio']:.2f}",
+                cmd,
+            )
+        )
+    load_run = load("load")
+    if load_run:
+        sqlite = load_run["modes"].get("sqlite")
+        for mode, figures in load_run["modes"].items():
+            total = figures["total"]
+            baseline = f"SQLite: {sqlite['total']['rps']:.0f} req/s" if sqlite and mode != "sqlite" else "—"
+            ratio = f"{total['rps'] / sqlite['total']['rps']:.2f}" if sqlite and mode != "sqlite" else "—"
+            table.append(
+                (
+                    f"Load mix, {load_run['users']} users, {load_run['seconds']} s: {figures['database']}",
+                    f"{total['rps']:.0f} req/s, p50 {total['p50_ms']:.0f} ms, p95 {total['p95_ms']:.0f} ms, "
+                    f"p99 {total['p99_ms']:.0f} ms, errors {total['error_rate']:.2%}",
+                    baseline,
+                    ratio,
+                    "make bench (bench/load.py)",
+                )
+            )
+    return table
+
+
+def main() -> None:
+    facts = machine()
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {facts['cores']} cores, "
+        f"{facts['memory_gb']} GiB, {facts['cpu']}, Python {facts['python']}; PostgreSQL and Redis on the same machine.",
+        "",
+        "Absolute numbers are this machine's; the ratios, each measured against its baseline in the same run, "
+        "are the claim. Reproduce with `make bench` (PostgreSQL at `BENCH_DATABASE_URL`, default "
+        "`postgres://postgres@127.0.0.1:5432/`).",
+        "",
+        "| Figure | Ours | Baseline (same run) | Ratio | Command |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| {' | '.join(row)} |" for row in rows()]
+    (BASE_DIR / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    print("wrote bench/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()
