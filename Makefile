@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint admin install migrate bench clean
+.PHONY: run test lint admin install migrate bench fuzz clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(STAMP)
 	$(PY) bench/observability.py
 	$(PY) bench/load.py
 	$(PY) bench/report.py
+
+## Fuzz the API from its OpenAPI schema with many examples per endpoint (FUZZ_EXAMPLES, default 200).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest tests/fuzz -q
 
 ## Create an admin user (asks for name and password).
 admin: migrate

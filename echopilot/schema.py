@@ -1,5 +1,7 @@
 """OpenAPI schema conventions: the X-Dash-Key scheme and the documented error answers."""
 
+import re
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from rest_framework import serializers
@@ -65,3 +67,29 @@ class StaffSessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+_DECIMAL_PATTERN = re.compile(r"^\^-\?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
+
+
+def tighten_decimal_patterns(result, generator, request, public):
+    """drf-spectacular's decimal pattern also matches "", "-" and ".", which DRF refuses; require digits.
+
+    A postprocessing hook, so the schema documents exactly what the API accepts and clients
+    (and the fuzzer) generating from it produce valid amounts.
+    """
+
+    def walk(node):
+        if isinstance(node, dict):
+            pattern = node.get("pattern")
+            match = _DECIMAL_PATTERN.match(pattern) if isinstance(pattern, str) else None
+            if match:
+                node["pattern"] = rf"^-?\d{{1,{match[1]}}}(?:\.\d{{1,{match[2]}}})?$"
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result

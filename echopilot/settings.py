@@ -270,6 +270,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api",
     # Distinct names for enums that share a field name across apps ("status").
     "ENUM_NAME_OVERRIDES": {"DeliveryStatusEnum": "notifications.models.Status"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "echopilot.schema.tighten_decimal_patterns",
+    ],
 }
 
 # --- Static files -----------------------------------------------------------

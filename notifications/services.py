@@ -3,7 +3,8 @@
 A row is written (``queued``, or ``dry_run`` when its channel is not
 configured) and its delivery enqueued when the transaction commits; the
 periodic sweeps deliver whatever is due, so nothing depends on one enqueue
-surviving. A worker claims a row with a conditional update
+surviving (a failed enqueue, the broker being down, is logged and never fails
+the caller). A worker claims a row with a conditional update
 (``queued`` → ``sending``), so no two workers send the same row; the outcome
 is recorded with another conditional update, outside any transaction, after
 the channel answered. Every transition is one NDJSON event (never a body,
@@ -100,7 +101,7 @@ def email_send(
             )
             _event(email, email.status)
             if email.status == Status.QUEUED:
-                transaction.on_commit(lambda: async_task("notifications.tasks.email_deliver", email.pk))
+                transaction.on_commit(lambda: async_task("notifications.tasks.email_deliver", email.pk), robust=True)
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -181,7 +182,7 @@ def telegram_send(*, kind: str, subject: str, text: str) -> list[TelegramMessage
         for message in messages:
             _event(message, status)
         if status == Status.QUEUED:
-            transaction.on_commit(lambda: async_task("notifications.tasks.telegram_sweep"))
+            transaction.on_commit(lambda: async_task("notifications.tasks.telegram_sweep"), robust=True)
     return messages
 
 
@@ -371,7 +372,7 @@ def email_requeue(*, email: Email) -> bool:
     """A failed email back to the queue with fresh attempts; False when it was not failed."""
     requeued = _requeue(email)
     if requeued:
-        transaction.on_commit(lambda: async_task("notifications.tasks.email_deliver", email.pk))
+        transaction.on_commit(lambda: async_task("notifications.tasks.email_deliver", email.pk), robust=True)
     return requeued
 
 
@@ -393,5 +394,5 @@ def telegram_requeue(*, message: TelegramMessage) -> bool:
     """A failed Telegram message back to the queue with fresh attempts; False when it was not failed."""
     requeued = _requeue(message)
     if requeued:
-        transaction.on_commit(lambda: async_task("notifications.tasks.telegram_sweep"))
+        transaction.on_commit(lambda: async_task("notifications.tasks.telegram_sweep"), robust=True)
     return requeued

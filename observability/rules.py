@@ -166,9 +166,12 @@ def ops_warnings(
     firing_alerts: list[str],
     governance_failing: list[str],
     audit_discrepancies: int,
+    cache_problem: str | None,
     limits: Thresholds,
 ) -> list[str]:
     warnings = []
+    if cache_problem:
+        warnings.append(f"cache {cache_problem}")
     if cpu_percent is not None and cpu_percent > limits.cpu_percent:
         warnings.append(f"cpu {cpu_percent:.0f}% > {limits.cpu_percent:g}%")
     if mem_percent > limits.mem_percent:

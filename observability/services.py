@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_q.models import Failure, Success
 
 from echopilot.audit import audit_event, audit_failure_count, utc_iso, write_latest
+from echopilot.health import check_cache
 from echopilot.models import Heartbeat
 from notifications.models import Kind
 from notifications.rules import normalize_address
@@ -43,15 +44,20 @@ def snapshot_take(*, blocking_cpu: bool, now: datetime | None = None) -> Snapsho
 
     ``blocking_cpu`` (tasks, the command): CPU sampled over one real second.
     Otherwise (requests): from the previous sample in the shared cache, or null.
+    With the cache unreachable the snapshot is taken without it and warns.
     """
     now = now or timezone.now()
-    cpu = system.cpu_percent_blocking() if blocking_cpu else system.cpu_percent_from_samples(now=now)
+    cache_problem = check_cache()
+    if blocking_cpu:
+        cpu = system.cpu_percent_blocking()
+    else:
+        cpu = None if cache_problem else system.cpu_percent_from_samples(now=now)
     api = system.api_probe()
     scheduler = selectors.scheduler_state(now=now)
     firing = selectors.firing_alerts()
     kpis = rules.governance(selectors.governance_kpis(now=now), margin=settings.KPI_AT_RISK_MARGIN)
     audit_failures = audit_failure_count()
-    weekly = cache.get(WEEKLY_AUDIT_KEY) or {}
+    weekly = {} if cache_problem else cache.get(WEEKLY_AUDIT_KEY) or {}
     sys_block = {
         "cpu_percent": cpu,
         "cpu_sampled": cpu is not None,
@@ -69,6 +75,7 @@ def snapshot_take(*, blocking_cpu: bool, now: datetime | None = None) -> Snapsho
         firing_alerts=[f"{alert.rule}{'/' + alert.fingerprint if alert.fingerprint else ''}" for alert in firing],
         governance_failing=kpis["failing"],
         audit_discrepancies=weekly.get("discrepancies", 0),
+        cache_problem=cache_problem,
         limits=_thresholds(),
     )
     data = {

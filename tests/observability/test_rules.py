@@ -102,6 +102,7 @@ QUIET = {
     "firing_alerts": [],
     "governance_failing": [],
     "audit_discrepancies": 0,
+    "cache_problem": None,
 }
 
 
@@ -115,6 +116,7 @@ QUIET = {
         ({"heartbeat_age_sec": None}, "no scheduler heartbeat"),
         ({"audit_write_failures": 1}, "1 audit log write failures"),
         ({"firing_alerts": ["webhook_failures"]}, "alert firing: webhook_failures"),
+        ({"cache_problem": "unreachable (ConnectionError)"}, "cache unreachable (ConnectionError)"),
     ],
 )
 def test_each_threshold_produces_its_warning(change, expected):

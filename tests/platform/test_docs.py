@@ -60,3 +60,17 @@ def test_the_webhook_is_documented_without_the_key(api):
     webhook = api.get("/api/schema/?format=json").json()["paths"]["/api/webhooks/stripe"]["post"]
     assert "401" not in webhook["responses"]
     assert {"DashKey": []} not in webhook.get("security", [])
+
+
+def test_documented_decimal_patterns_accept_exactly_what_the_api_accepts(api):
+    import json
+    import re
+
+    patterns = set(re.findall(r'"pattern": "([^"]*)"', json.dumps(api.get("/api/schema/?format=json").json())))
+    decimal_patterns = {json.loads(f'"{p}"') for p in patterns if "\\\\d" in p}
+    assert decimal_patterns, "the schema documents decimal amounts"
+    for pattern in decimal_patterns:
+        for refused in ("", "-", ".", "1.", ".5", "1.234"):
+            assert not re.fullmatch(pattern, refused), (pattern, refused)
+        for accepted in ("0", "12.5", "12.50", "-3.20"):
+            assert re.fullmatch(pattern, accepted), (pattern, accepted)

@@ -1,0 +1,54 @@
+"""LOG_DIR turned read-only: requests still succeed; health and the weekly audit show the lost lines.
+
+LOG_DIR is bind-mounted read-only onto itself (we run as root, so a chmod would not stop a write).
+Where mounting is not permitted, LOG_DIR becomes a path under a regular file instead (NotADirectoryError).
+"""
+
+import subprocess
+
+import pytest
+
+from observability.services import weekly_audit
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def mount_read_only(path) -> bool:
+    if subprocess.run(["mount", "--bind", path, path], capture_output=True).returncode != 0:
+        return False
+    if subprocess.run(["mount", "-o", "remount,ro,bind", path, path], capture_output=True).returncode != 0:
+        subprocess.run(["umount", path], check=True)
+        return False
+    return True
+
+
+@pytest.fixture
+def unwritable_log_dir(settings, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    mounted = mount_read_only(logs)
+    if not mounted:
+        (tmp_path / "file").write_text("")
+        settings.LOG_DIR = tmp_path / "file" / "logs"
+    yield logs
+    if mounted:
+        subprocess.run(["umount", logs], check=True)
+
+
+def test_requests_succeed_and_the_lost_lines_show_in_health_and_the_weekly_audit(api, unwritable_log_dir):
+    response = api.post("/api/fraud/check", {"email": "ro@example.com", "amount": "10.00"}, format="json")
+    assert response.status_code == 200, response.content
+    check_id = response.json()["check_id"]
+    assert list(unwritable_log_dir.iterdir()) == []
+
+    snapshot = api.get("/api/observability/snapshot?fresh=1")
+    assert snapshot.status_code == 200, snapshot.content
+    data = snapshot.json()["snapshot"]
+    assert data["audit"]["write_failures"] >= 1
+    assert any(w.endswith("audit log write failures") for w in data["health"]["ops_warnings"])
+    assert data["health"]["overall"] != "healthy"
+
+    audit = weekly_audit()
+    assert audit["streams"]["fraud_checks"]["examples_missing_in_log"] == [check_id]
+    data = api.get("/api/observability/snapshot?fresh=1").json()["snapshot"]
+    assert f"weekly audit: {audit['discrepancies']} discrepancies" in data["health"]["ops_warnings"]
