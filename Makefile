@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint admin install migrate bench fuzz clean
+.PHONY: run run-cluster test lint admin install migrate bench fuzz clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -26,6 +26,12 @@ migrate: $(STAMP) .env
 ## Start the service on 127.0.0.1:$PORT (gunicorn + one qcluster); Ctrl-C stops it.
 run: migrate
 	exec $(PY) manage.py serve
+
+## Start two web nodes (PORT and PORT+1) and two qclusters on PostgreSQL + Redis; Ctrl-C stops them all.
+run-cluster: $(STAMP) .env
+	@$(PY) -c 'import sys; from echopilot import settings as s; sys.exit(0 if not s.DB_IS_SQLITE and s.REDIS_URL else "make run-cluster needs DATABASE_URL=postgres://... and REDIS_URL=redis://... (environment or .env): several qclusters need PostgreSQL to lock due schedules, and Redis is the shared cache and task broker.")'
+	@$(MAKE) --no-print-directory migrate
+	exec $(PY) manage.py serve --web-nodes 2 --qclusters 2
 
 ## Run the whole test suite (on DATABASE_URL when set, otherwise SQLite).
 test: $(STAMP)
