@@ -45,7 +45,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/fraud_check.py
 	$(PY) bench/email_batch.py
-	$(PY) bench/observability.py
+	$(PY) bench/observability.py --big 1000000
 	$(PY) bench/load.py
 	$(PY) bench/report.py
 
