@@ -65,10 +65,12 @@ def rows() -> list[tuple[str, str, str, str, str]]:
         )
         table.append(
             (
-                f"Alert evaluation, {obs['alerts_big']['payments']:,} payments",
+                f"Alert evaluation, {obs['alerts_big']['payments']:,} payments "
+                f"({obs['alerts_big']['window_rows']:,} in the rules' 48 h window)",
                 f"{obs['alerts_big']['median_ms']:.1f} ms",
-                f"{obs['alerts_small']['payments']:,} payments: {obs['alerts_small']['median_ms']:.1f} ms",
-                f"{obs['alerts_ratio']:.2f}",
+                f"{obs['alerts_small']['payments']:,} payments ({obs['alerts_small']['window_rows']:,} in the window): "
+                f"{obs['alerts_small']['median_ms']:.1f} ms",
+                f"{obs['alerts_ratio']:.2f} for {obs['alerts_big']['payments'] / obs['alerts_small']['payments']:.0f}x the table",
                 cmd,
             )
         )
@@ -108,6 +110,20 @@ def main() -> None:
         "| --- | --- | --- | --- | --- |",
     ]
     lines += [f"| {' | '.join(row)} |" for row in rows()]
+    lines += [
+        "",
+        "Reading the table:",
+        "",
+        "- The fraud check holds a transaction with the card's and the email's lock around its counting query "
+        "(BEGIN, lock, count, insert, COMMIT: five round trips to the baseline's one); that, not Python, is most "
+        "of the gap to the baseline.",
+        "- The email batch's gain is smallest on loopback without TLS, where opening a connection is cheap; "
+        "a real server over the network with STARTTLS makes each new connection dearer.",
+        "- The alert evaluation reads only the rows in its time windows (indexed), so its cost follows the rows "
+        "in the window, not the size of the table.",
+        "- Cluster mode here runs every node on this one machine: it shows the same behaviour under the same "
+        "load, not the gain of adding machines.",
+    ]
     (BASE_DIR / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("wrote bench/RESULTS.md")
 
