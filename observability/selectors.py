@@ -137,15 +137,20 @@ def _buckets(rows, key: str, trunc: str) -> dict[datetime, dict[str, float]]:
     return table
 
 
-def payments_by_status(*, since: datetime, until: datetime, per_day: bool) -> dict[datetime, dict[str, float]]:
+def _counts_by(queryset, field: str, *, since: datetime, until: datetime, per_day: bool):
+    """Rows created in [since, until) counted per hour (or day) and per value of ``field``."""
     trunc = TruncDay("created_at") if per_day else TruncHour("created_at")
     rows = (
-        Payment.objects.filter(created_at__gte=since, created_at__lt=until)
+        queryset.filter(created_at__gte=since, created_at__lt=until)
         .annotate(bucket=trunc)
-        .values("bucket", "status")
+        .values("bucket", field)
         .annotate(value=Count("id"))
     )
-    return _buckets(rows, "status", "bucket")
+    return _buckets(rows, field, "bucket")
+
+
+def payments_by_status(*, since: datetime, until: datetime, per_day: bool) -> dict[datetime, dict[str, float]]:
+    return _counts_by(Payment.objects, "status", since=since, until=until, per_day=per_day)
 
 
 def revenue_by_day(*, since: datetime, until: datetime) -> dict[datetime, dict[str, float]]:
@@ -159,25 +164,11 @@ def revenue_by_day(*, since: datetime, until: datetime) -> dict[datetime, dict[s
 
 
 def fraud_by_decision(*, since: datetime, until: datetime, per_day: bool) -> dict[datetime, dict[str, float]]:
-    trunc = TruncDay("created_at") if per_day else TruncHour("created_at")
-    rows = (
-        FraudCheck.objects.filter(created_at__gte=since, created_at__lt=until)
-        .annotate(bucket=trunc)
-        .values("bucket", "decision")
-        .annotate(value=Count("id"))
-    )
-    return _buckets(rows, "decision", "bucket")
+    return _counts_by(FraudCheck.objects, "decision", since=since, until=until, per_day=per_day)
 
 
 def emails_by_status(*, since: datetime, until: datetime, per_day: bool) -> dict[datetime, dict[str, float]]:
-    trunc = TruncDay("created_at") if per_day else TruncHour("created_at")
-    rows = (
-        Email.objects.filter(created_at__gte=since, created_at__lt=until)
-        .annotate(bucket=trunc)
-        .values("bucket", "status")
-        .annotate(value=Count("id"))
-    )
-    return _buckets(rows, "status", "bucket")
+    return _counts_by(Email.objects, "status", since=since, until=until, per_day=per_day)
 
 
 def day_summary(*, since: datetime, until: datetime) -> dict:
