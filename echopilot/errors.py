@@ -59,6 +59,11 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return body
 
 
+def validation_error_body(detail) -> dict:
+    """The error body for a serializer's errors: in the API's handler and in management commands alike."""
+    return error_body("validation_error", "The request has invalid fields.", _flatten(detail))
+
+
 def _flatten(detail, prefix="") -> dict[str, list[str]]:
     """DRF's nested validation detail as ``{"field.sub": ["reason", ...]}``."""
     fields: dict[str, list[str]] = {}
@@ -108,7 +113,7 @@ def api_exception_handler(exc, context):
         body = error_body(exc.error_code, str(exc.detail), exc.fields)
         headers.update(exc.headers)
     elif isinstance(exc, exceptions.ValidationError):
-        body = error_body("validation_error", "The request has invalid fields.", _flatten(exc.detail))
+        body = validation_error_body(exc.detail)
     else:
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
         body = error_body(_CODES.get(code, code), str(exc.detail))

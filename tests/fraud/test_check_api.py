@@ -216,3 +216,15 @@ def test_the_answer_has_exactly_the_documented_shape(api):
     review.save()
     stored = FraudCheck.objects.select_related("review").get(pk=review.fraud_check_id)
     assert check_to_dict(stored) == CheckOutput(stored).data
+
+
+def test_the_command_refuses_bad_input_in_the_api_error_shape():
+    import json
+
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError) as error:
+        call_command("fraud_check", "--email", "nope", "--amount", "-1")
+    body = json.loads(str(error.value))
+    assert body["error"] == "validation_error" and set(body["fields"]) == {"email", "amount"}
+    assert not FraudCheck.objects.exists()

@@ -1,7 +1,9 @@
+import json
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
+from echopilot.errors import validation_error_body
 from fraud.rules import Facts, RuleConfig, decide
 from fraud.serializers import CheckInput
 from fraud.services import fraud_check_create
@@ -52,7 +54,6 @@ class Command(BaseCommand):
             }
         )
         if not data.is_valid():
-            problems = "; ".join(f"{field}: {' '.join(map(str, reasons))}" for field, reasons in data.errors.items())
-            raise CommandError(problems)
+            raise CommandError(json.dumps(validation_error_body(data.errors)))
         check = fraud_check_create(**data.validated_data, created_by="cli").check
         self.stdout.write(f"{check.email}: {check.decision} - {check.reason} ({check.check_id})")

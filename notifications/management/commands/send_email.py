@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from echopilot.errors import _flatten, error_body
+from echopilot.errors import validation_error_body
 from notifications.serializers import EmailSendResultSerializer, EmailSendSerializer
 from notifications.services import email_send
 
@@ -19,7 +19,6 @@ class Command(BaseCommand):
     def handle(self, *args, to, subject, body, html, **options):
         data = EmailSendSerializer(data={"to": to, "subject": subject, "body": body, "html": html})
         if not data.is_valid():
-            fields = _flatten(data.errors)
-            raise CommandError(json.dumps(error_body("validation_error", "The request has invalid fields.", fields)))
+            raise CommandError(json.dumps(validation_error_body(data.errors)))
         email, _ = email_send(**data.validated_data, created_by="command:send_email")
         self.stdout.write(json.dumps(EmailSendResultSerializer(email).data))

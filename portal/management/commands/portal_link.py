@@ -3,7 +3,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from echopilot.errors import _flatten, error_body
+from echopilot.errors import validation_error_body
 from portal.serializers import LinkInput
 from portal.services import portal_link_create
 
@@ -18,7 +18,6 @@ class Command(BaseCommand):
     def handle(self, *args, email, hours, **options):
         data = LinkInput(data={"email": email, "expiry_hours": hours})
         if not data.is_valid():
-            fields = _flatten(data.errors)
-            raise CommandError(json.dumps(error_body("validation_error", "The request has invalid fields.", fields)))
+            raise CommandError(json.dumps(validation_error_body(data.errors)))
         _, path = portal_link_create(**data.validated_data, created_by="command:portal_link")
         self.stdout.write(settings.PUBLIC_BASE_URL + path)
