@@ -54,13 +54,14 @@ def context(*, period: str, now: datetime) -> dict:
                 ["succeeded", "refunded", "failed", "pending"],
             ),
         ),
-        svg.line_chart(
-            title="Revenue per day (succeeded, by currency)",
-            labels=[_label(moment, True) for moment in day_axis],
-            series={
-                currency.upper(): [float(revenue.get(moment, {}).get(currency, 0)) for moment in day_axis]
-                for currency in sorted({c for row in revenue.values() for c in row})
-            },
+        # One chart per currency: amounts in different currencies share no scale (JPY would flatten USD).
+        *(
+            svg.line_chart(
+                title=f"Revenue per day, {currency.upper()} (succeeded)",
+                labels=[_label(moment, True) for moment in day_axis],
+                series={currency.upper(): [float(revenue.get(moment, {}).get(currency, 0)) for moment in day_axis]},
+            )
+            for currency in sorted({c for row in revenue.values() for c in row}) or ["usd"]
         ),
         svg.stacked_bar_chart(
             title=f"Fraud decisions per {'day' if per_day else 'hour'}",

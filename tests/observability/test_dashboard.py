@@ -33,6 +33,7 @@ def test_the_dashboard_draws_charts_from_seeded_data(staff_client):
     now = timezone.now()
     make_payment("pi_a", created_at=now - timedelta(hours=2))
     make_payment("pi_b", status="failed", created_at=now - timedelta(hours=2))
+    make_payment("pi_c", currency="jpy", amount="120000", created_at=now - timedelta(hours=3))
     Snapshot.objects.create(
         taken_at=now - timedelta(hours=1),
         data={"ts_iso": "x", "system": {"cpu_percent": 12.0, "mem_percent": 40.0, "disk_percent": 55.0},
@@ -40,7 +41,9 @@ def test_the_dashboard_draws_charts_from_seeded_data(staff_client):
               "health": {"overall": "degraded", "governance_status": "healthy", "ops_warnings": ["<b>odd</b>"]}},
     )  # fmt: skip
     html = staff_client.get("/dashboard/").content.decode()
-    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" width="960"') == 5
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" width="960"') == 6
+    # Each currency on its own scale, never yen and dollars on one axis.
+    assert "Revenue per day, JPY (succeeded)" in html and "Revenue per day, USD (succeeded)" in html
     assert "Payments per hour by status" in html and "succeeded: 1" in html and "failed: 1" in html
     assert "cpu 12%" in html and "degraded" in html
     assert "&lt;b&gt;odd&lt;/b&gt;" in html
