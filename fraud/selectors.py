@@ -1,5 +1,9 @@
-"""Reads of the fraud guard: the counters the rules need, and list lookups."""
+"""Reads of the fraud guard: what the rules need, read under the check's locks, and what reviewers see."""
 
+import hashlib
+import itertools
+import re
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,15 +26,20 @@ def card_key_for(*, email: str, card_fingerprint: str) -> str:
 # for the counters alone), and it is plain enough to read. Parameters go
 # through the backend's own adapters, so SQLite's stored UTC text and
 # PostgreSQL's timestamptz compare correctly.
+#
+# The windows have no upper bound on purpose: a check that took the lock
+# before ours may carry a timestamp a moment later than ours, and it counts.
 _FACTS_SQL = """
 SELECT
   (SELECT COUNT(*) FROM fraud_fraudcheck
-    WHERE card_key = %s AND created_at > %s AND created_at <= %s),
+    WHERE card_key = %s AND created_at > %s),
   (SELECT SUM(amount) FROM fraud_fraudcheck
-    WHERE email = %s AND currency = %s AND decision IN ('allow', 'review') AND created_at > %s AND created_at <= %s),
+    WHERE email = %s AND currency = %s AND decision IN ('allow', 'review') AND created_at > %s),
   (SELECT {concat}(action || ':' || kind, ',') FROM fraud_listentry
     WHERE ((kind = 'email' AND value = %s) OR (kind = 'domain' AND value = %s) OR (kind = 'card' AND value = %s))
-      AND (expires_at IS NULL OR expires_at > %s))
+      AND (expires_at IS NULL OR expires_at > %s)),
+  (SELECT id FROM fraud_fraudcheck WHERE payment_ref = %s AND payment_ref <> ''),
+  (SELECT id FROM payments_payment WHERE provider_id = %s)
 """
 
 _CENT = Decimal("0.01")
@@ -43,29 +52,77 @@ class StoredFacts:
     daily_total: Decimal  # allowed and review amounts of this email and currency in the rolling 24 hours before now
     allow_hit: str | None  # kind of the matching allow entry (email before card before domain), if any
     block_hit: str | None  # kind of the matching block entry, if any
+    replay_of: int | None  # pk of the check already stored for this payment id, if any
+    payment_pk: int | None  # pk of the Payment with this payment id, if any
 
 
 def _when(moment: datetime):
     return connection.ops.adapt_datetimefield_value(moment)
 
 
-def stored_facts(*, card_key: str, email: str, currency: str, card_fingerprint: str, now: datetime) -> StoredFacts:
-    """What our own data says about a check, in one round trip, each part served by its own index."""
-    concat = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+def _lock_ids(keys: list[str]) -> list[int]:
+    """64-bit advisory lock ids for the keys, sorted, so checks always lock in the same order."""
+    return sorted({int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True) for key in keys})
+
+
+# PostgreSQL plans a query on every run unless it is prepared, and planning the
+# counting query took four times as long as running it (0.17 ms against
+# 0.04 ms). So each connection prepares it once, by name, and checks EXECUTE it.
+_PG_STATEMENT = "fraud_facts"
+_prepared_on = weakref.WeakSet()  # the psycopg connections that hold the prepared statement
+
+
+def _pg_prepare(cursor) -> None:
+    if connection.connection in _prepared_on:
+        return
+    numbers = itertools.count(1)
+    sql = re.sub("%s", lambda _: f"${next(numbers)}", _FACTS_SQL.format(concat="string_agg"))
+    cursor.execute(f"PREPARE {_PG_STATEMENT} AS {sql}")
+    _prepared_on.add(connection.connection)
+
+
+def locked_facts(
+    *,
+    card_key: str,
+    email: str,
+    currency: str,
+    card_fingerprint: str,
+    payment_id: str | None,
+    now: datetime,
+) -> StoredFacts:
+    """Lock the card and the email for the rest of the transaction, then read what our data says.
+
+    PostgreSQL: transaction-scoped advisory locks, taken in sorted order (the
+    select list is evaluated left to right) so two checks can never wait on
+    each other. The locking statement and the counting one go in one round
+    trip, as one simple query (Django's default client-side binding cursor);
+    each statement gets its own snapshot, so the counts see every check
+    committed by whoever held a lock before. SQLite: the transaction began with
+    BEGIN IMMEDIATE and holds the database's single write lock already.
+    """
     params = [
-        card_key, _when(now - VELOCITY_WINDOW), _when(now),
-        email, currency, _when(now - DAILY_WINDOW), _when(now),
+        card_key, _when(now - VELOCITY_WINDOW),
+        email, currency, _when(now - DAILY_WINDOW),
         email, email_domain(email), card_fingerprint.lower(), _when(now),
+        payment_id, payment_id,
     ]  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute(_FACTS_SQL.format(concat=concat), params)
-        recent, daily, entries = cursor.fetchone()
+        if connection.vendor == "postgresql":
+            _pg_prepare(cursor)
+            ids = _lock_ids([card_key, f"email:{email}"])
+            locks = ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids))
+            cursor.execute(f"SELECT {locks}; EXECUTE {_PG_STATEMENT}({', '.join(['%s'] * len(params))})", ids + params)
+            cursor.nextset()
+        else:
+            cursor.execute(_FACTS_SQL.format(concat="group_concat"), params)
+        recent, daily, entries, replay_of, payment_pk = cursor.fetchone()
     hits = {"allow": None, "block": None}
     pairs = [entry.split(":") for entry in entries.split(",")] if entries else []
     for action, kind in sorted(pairs, key=lambda pair: _KIND_ORDER[pair[1]]):
         hits[action] = hits[action] or kind
     # PostgreSQL sums numeric exactly; SQLite stores decimals as REAL, exact to the cent at these magnitudes.
-    return StoredFacts(recent, Decimal(str(daily or 0)).quantize(_CENT), hits["allow"], hits["block"])
+    daily_total = Decimal(str(daily or 0)).quantize(_CENT)
+    return StoredFacts(recent, daily_total, hits["allow"], hits["block"], replay_of, payment_pk)
 
 
 def customer_history(*, email: str, exclude_pk: int | None = None, limit: int = 10):

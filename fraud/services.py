@@ -1,40 +1,22 @@
 """Writes of the fraud guard: deciding a check, and reviewing it."""
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from echopilot.audit import audit_event
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview
 from fraud.rules import REVIEW, Facts, RuleConfig, decide
-from payments.models import Payment
 
 
 @dataclass(frozen=True)
 class CheckResult:
     check: FraudCheck
     replayed: bool  # True when the payment id was seen before and its stored decision is returned
-
-
-def _lock_keys(keys: list[str]) -> None:
-    """Serialise checks that share a card or an email, for the rest of the transaction.
-
-    PostgreSQL: transaction-scoped advisory locks, always taken in the same
-    (sorted) order so two checks can never wait on each other. SQLite: every
-    transaction starts with BEGIN IMMEDIATE and holds the database's single
-    write lock already, so nothing more is needed.
-    """
-    if connection.vendor != "postgresql":
-        return
-    ids = sorted({int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True) for key in keys})
-    # One round trip; PostgreSQL evaluates the select list left to right, so the order holds.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids)), ids)
 
 
 def fraud_check_create(
@@ -56,15 +38,17 @@ def fraud_check_create(
     card_key = selectors.card_key_for(email=email, card_fingerprint=card_fingerprint)
     try:
         with transaction.atomic():
-            _lock_keys([card_key, f"email:{email}"])
-            if payment_id:
-                existing = FraudCheck.objects.filter(payment_ref=payment_id).first()
-                if existing:
-                    return CheckResult(existing, replayed=True)
             moment = now or timezone.now()
-            stored = selectors.stored_facts(
-                card_key=card_key, email=email, currency=currency, card_fingerprint=card_fingerprint, now=moment
+            stored = selectors.locked_facts(
+                card_key=card_key,
+                email=email,
+                currency=currency,
+                card_fingerprint=card_fingerprint,
+                payment_id=payment_id,
+                now=moment,
             )
+            if stored.replay_of:
+                return CheckResult(FraudCheck.objects.get(pk=stored.replay_of), replayed=True)
             facts = Facts(
                 email=email,
                 amount=amount,
@@ -83,7 +67,7 @@ def fraud_check_create(
                 card_fingerprint=card_fingerprint,
                 card_key=card_key,
                 payment_ref=payment_id or "",
-                payment=Payment.objects.filter(provider_id=payment_id).first() if payment_id else None,
+                payment_id=stored.payment_pk,
                 caller_recent_count=recent_count,
                 caller_daily_total=daily_total,
                 decision=decision.outcome,
