@@ -199,9 +199,11 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            # Django's file cache with counters that hold across processes (echopilot/cache.py).
+            "BACKEND": "echopilot.cache.FileCache",
             "LOCATION": str(_project_path(env_str("CACHE_DIR", "var/cache"))),
             "KEY_PREFIX": "echopilot",
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
         }
     }
 
