@@ -5,6 +5,7 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count
 
+from observability.services import weekly_audit
 from payments.models import Payment, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +63,12 @@ def test_the_same_seed_twice_is_refused_without_partial_rows():
     with pytest.raises(CommandError, match="another --seed"):
         seed("--payments", "60", "--seed", "3")
     assert Payment.objects.count() == 50
+
+
+def test_seeded_events_have_their_audit_lines(read_audit, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        seed("--payments", "300", "--days", "6", "--seed", "5")
+    lines = [line for line in read_audit("payments") if line["event"] == "demo_seeded"]
+    assert sorted(line["event_id"] for line in lines) == sorted(WebhookEvent.objects.values_list("event_id", flat=True))
+    found = weekly_audit()["streams"]["webhook_events"]
+    assert (found["rows"], found["missing_in_log"], found["missing_in_db"]) == (300, 0, 0)
