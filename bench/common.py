@@ -11,6 +11,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 OUT_DIR = BASE_DIR / "bench" / "out"
@@ -26,6 +27,12 @@ def machine() -> dict:
         "python": platform.python_version(),
         "system": platform.platform(),
     }
+
+
+def bench_database_url(name: str) -> str:
+    """The benchmark's own database, dropped and recreated, on the server BENCH_DATABASE_URL names."""
+    server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/")
+    return urlsplit(server)._replace(path=f"/{name}").geturl()
 
 
 def bench_env(database_url: str, **extra) -> dict:

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
     OUT_DIR,
+    bench_database_url,
     bench_env,
     free_port,
     machine,
@@ -32,8 +33,6 @@ from bench.common import (  # noqa: E402
     recreate_postgres_database,
     start_gunicorn,
 )
-
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/echopilot_bench"
 
 
 def seed(env: dict, count: int) -> None:
@@ -135,7 +134,7 @@ def burst(port: int, same_card: bool, round_no: int) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--database-url", default=bench_database_url("echopilot_bench"))
     parser.add_argument("--stored", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--concurrency", type=int, default=8)

@@ -23,9 +23,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BASE_DIR, OUT_DIR, bench_env, free_port, machine, manage, recreate_postgres_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    BASE_DIR,
+    OUT_DIR,
+    bench_database_url,
+    bench_env,
+    free_port,
+    machine,
+    manage,
+    recreate_postgres_database,
+)
 
-DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/echopilot_load"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 
 
@@ -157,9 +165,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=["sqlite", "cluster", "both"], default="both")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument(
-        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG).rsplit("/", 1)[0] + "/echopilot_load"
-    )
+    parser.add_argument("--database-url", default=bench_database_url("echopilot_load"))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     args = parser.parse_args()
     modes = ["sqlite", "cluster"] if args.mode == "both" else [args.mode]

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
     OUT_DIR,
+    bench_database_url,
     bench_env,
     free_port,
     machine,
@@ -34,8 +35,6 @@ from bench.common import (  # noqa: E402
     recreate_postgres_database,
     start_gunicorn,
 )
-
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/echopilot_bench"
 
 
 def get(url: str, headers: dict | None = None) -> float:
@@ -79,7 +78,7 @@ def window_rows() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--database-url", default=bench_database_url("echopilot_bench"))
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=200_000)
     parser.add_argument("--requests", type=int, default=300)
