@@ -1,6 +1,6 @@
 """manage.py fraud_backtest: replaying stored checks under proposed settings."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from fraud.backtest import fraud_backtest
+from fraud.management.commands.fraud_backtest import parse_since
 from fraud.models import ListEntry
 from fraud.rules import RuleConfig
 from fraud.services import fraud_check_create
@@ -76,3 +77,9 @@ def test_the_command_prints_the_before_after_table(history):
     text = out.getvalue()
     assert "Replayed 5 checks" in text and "2 decisions would change" in text
     assert any(line.split() == ["allow", "3", "0", "2"] for line in text.splitlines())
+
+
+def test_since_takes_a_date_or_a_duration():
+    assert parse_since("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_since("2026-11-01T12:00:00+01:00") == datetime(2026, 11, 1, 11, tzinfo=UTC)
+    assert timezone.now() - parse_since("12h") - timedelta(hours=12) < timedelta(seconds=5)
