@@ -70,6 +70,8 @@ def audit_event(stream: str, event: str, **fields) -> None:
     """Append one event to ``LOG_DIR/<stream>.ndjson`` after the transaction commits."""
     if stream not in STREAMS:
         raise ValueError(f"unknown audit stream {stream!r}")
+    if "ts" in fields:  # every line's time is the writer's, in one format
+        raise ValueError("an audit field may not be named ts")
     record = {"ts": utc_iso(), "event": event, **fields}
     try:
         line = json.dumps(record, default=_default, ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -101,7 +101,7 @@ def snapshot_take(*, blocking_cpu: bool, now: datetime | None = None) -> Snapsho
         },
     }
     snapshot = Snapshot.objects.create(taken_at=now, data=data)
-    audit_event("observability", "snapshot", **data)
+    audit_event("observability", "snapshot", **{key: value for key, value in data.items() if key != "ts"})
     write_latest("observability", data)
     return snapshot
 

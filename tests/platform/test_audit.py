@@ -41,6 +41,11 @@ def _writer(log_dir: str, worker: int, count: int, barrier) -> None:
 
 
 @pytest.mark.slow
+def test_a_field_cannot_replace_the_lines_own_time():
+    with pytest.raises(ValueError, match="named ts"):
+        audit_event("payments", "x", ts=1)
+
+
 def test_four_processes_writing_at_once_leave_only_whole_lines(log_dir):
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(4)
