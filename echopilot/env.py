@@ -9,7 +9,8 @@ import os
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -88,6 +89,17 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_emails(name: str) -> list[str]:
+    """Comma-separated email addresses, each a valid one."""
+    addresses = env_list(name)
+    for address in addresses:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ImproperlyConfigured(f"{name} holds {address[:100]!r}, which is not a valid email address.") from None
+    return addresses
 
 
 def env_choice(name: str, choices: tuple[str, ...], default: str | None) -> str | None:

@@ -21,6 +21,7 @@ from echopilot.env import (
     env_bool,
     env_choice,
     env_decimal,
+    env_emails,
     env_float,
     env_int,
     env_list,
@@ -376,7 +377,7 @@ EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 30, minimum=1)
 # A message left in "sending" longer than this (a worker died) goes back to the queue.
 EMAIL_SENDING_TIMEOUT = env_int("EMAIL_SENDING_TIMEOUT", 300, minimum=60)
 # Comma-separated recipients of alerts and reports sent with notifications.services.notify().
-ALERT_EMAIL_TO = env_list("ALERT_EMAIL_TO")
+ALERT_EMAIL_TO = env_emails("ALERT_EMAIL_TO")
 
 # Telegram is configured when both the bot token and the chat id are set; otherwise dry run.
 TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", "")
@@ -410,7 +411,7 @@ ALERT_MIN_PAYMENTS = env_int("ALERT_MIN_PAYMENTS", 20, minimum=1)
 ALERT_REVENUE_DIP_PERCENT = env_float("ALERT_REVENUE_DIP_PERCENT", 30.0, minimum=0)
 ALERT_REPEAT_HOURS = env_int("ALERT_REPEAT_HOURS", 4, minimum=1)
 # Comma-separated recipients of the daily report. Empty: the report is skipped (an audit event says so).
-REPORTS_TO = env_list("REPORTS_TO")
+REPORTS_TO = env_emails("REPORTS_TO")
 # Days of snapshots, heartbeats, task results, resolved alerts and rotated NDJSON files kept.
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
 # Bearer token for /metrics (besides X-Dash-Key). Empty: only X-Dash-Key.

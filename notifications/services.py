@@ -195,8 +195,8 @@ class Notified:
 def notify(kind: str, subject: str, text: str, *, html: str | None = None, payment: Payment | None = None) -> Notified:
     """Send an alert or report to every configured channel: ``ALERT_EMAIL_TO`` and the Telegram chat.
 
-    ``kind`` is one of ``Kind`` (alert, report, ...). Raises ``ValueError`` for an
-    unknown kind or when ``ALERT_EMAIL_TO`` holds an invalid address.
+    ``kind`` is one of ``Kind`` (alert, report, ...); an unknown one is a ``ValueError``.
+    The addresses were validated when the settings were read.
     """
     if kind not in Kind.values:
         raise ValueError(f"unknown kind {kind!r}")

@@ -40,6 +40,11 @@ def run_django(args: list[str], **variables) -> subprocess.CompletedProcess:
         (lambda: env.env_bool("X_FLAG", True), "0", False),
         (lambda: env.env_int("X_FLAG", 1), " 42 ", 42),
         (lambda: env.env_list("X_FLAG"), "a, b,,c ", ["a", "b", "c"]),
+        (
+            lambda: env.env_emails("X_FLAG"),
+            "ops@example.com, Lead@Example.com",
+            ["ops@example.com", "Lead@Example.com"],
+        ),
         (lambda: env.env_decimal("X_FLAG", "1"), "10.50", Decimal("10.50")),
         (lambda: env.env_choice("X_FLAG", ("ssl", "none"), "none"), "SSL", "ssl"),
     ],
@@ -66,6 +71,7 @@ def test_readers_use_the_default_for_unset_or_blank(monkeypatch):
         (lambda: env.env_decimal("X_FLAG", "1"), "ten"),
         (lambda: env.env_choice("X_FLAG", ("ssl", "none"), "none"), "tls"),
         (lambda: env.env_url("X_FLAG", None, schemes=("redis",)), "localhost:6379"),
+        (lambda: env.env_emails("X_FLAG"), "ops@example.com, ops-at-example.com"),
     ],
 )
 def test_readers_reject_bad_values_naming_the_variable(monkeypatch, reader, value):
@@ -90,6 +96,7 @@ def test_start_up_stops_without_a_session_secret_when_debug_is_off():
         ("DATABASE_URL", "mysql://x/y"),
         ("REDIS_URL", "127.0.0.1"),
         ("Q_RETRY", "60"),
+        ("ALERT_EMAIL_TO", "ops@example.com,not-an-address"),
     ],
 )
 def test_start_up_stops_on_a_bad_value_naming_it(name, value):
