@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from notifications import services
 from notifications.models import Status, TelegramMessage
 from notifications.services import telegram_send, telegram_sweep
 from tests.notifications.conftest import BOT_TOKEN, CHAT_ID
@@ -53,13 +54,30 @@ def test_a_long_text_is_sent_as_several_messages_in_order(telegram_api):
     assert "\n".join(texts) == "<b>Daily</b>\n" + "\n".join(lines)
 
 
-def test_messages_to_one_chat_are_spaced_about_a_second_apart(telegram_api, settings):
-    settings.TELEGRAM_CHAT_INTERVAL_SECONDS = 0.3
-    telegram_send(kind="alert", subject="a", text="1")
-    telegram_send(kind="alert", subject="b", text="2")
-    telegram_sweep()
-    first, second = telegram_api.requests
-    assert second["at"] - first["at"] >= 0.29
+class FakeClock:
+    """Stands in for the ``time`` module of notifications.services: records each sleep and moves on by it."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_messages_to_one_chat_are_spaced_about_a_second_apart(telegram_api, settings, monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(services, "time", clock)
+    settings.TELEGRAM_CHAT_INTERVAL_SECONDS = 1
+    for text in "123":
+        telegram_send(kind="alert", subject="s", text=text)
+    assert telegram_sweep() == {"sent": 3}
+    assert [r["body"]["text"][-1] for r in telegram_api.requests] == ["1", "2", "3"]
+    assert clock.sleeps == [pytest.approx(1), pytest.approx(1)]  # none before the first, one interval before each next
 
 
 def test_a_429_waits_for_retry_after_and_keeps_the_order(telegram_api):

@@ -1,11 +1,15 @@
 """/metrics: Prometheus text format through prometheus-client, behind X-Dash-Key or a bearer token."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from fraud.models import FraudCheck
+from notifications.models import Status
 from observability.models import Alert
+from tests.notifications.factories import make_email
 
 pytestmark = pytest.mark.django_db
 
@@ -23,13 +27,18 @@ def test_metrics_parse_and_carry_business_and_request_figures(client):
         rule="webhook_failures", status="firing", severity="critical", summary="",
         started_at=timezone.now(), last_evaluated_at=timezone.now(),
     )  # fmt: skip
+    make_email(status=Status.FAILED)
+    make_email(status=Status.FAILED)
+    make_email(status=Status.SENT)
+    make_email(status=Status.FAILED, created_at=timezone.now() - timedelta(hours=25))  # outside the window
     client.get("/livez")
     found = families(client.get("/metrics", HTTP_X_DASH_KEY="test-dash-key-1"))
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in found.values() for s in f.samples}
     assert samples[("echopilot_fraud_decisions_24h", (("decision", "block"),))] == 1
     assert samples[("echopilot_alerts_firing", (("severity", "critical"),))] == 1
     assert ("echopilot_task_queue_depth", ()) in samples
-    assert "echopilot_emails_24h" in found
+    assert samples[("echopilot_emails_24h", (("status", "failed"),))] == 2
+    assert samples[("echopilot_emails_24h", (("status", "sent"),))] == 1
     livez = ("echopilot_http_requests_total", (("method", "GET"), ("route", "livez"), ("status", "200")))
     assert samples[livez] >= 1
     assert "echopilot_http_request_duration_seconds" in found
