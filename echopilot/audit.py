@@ -2,10 +2,11 @@
 
 ``audit_event(stream, event, **fields)`` appends one JSON object per line to
 ``LOG_DIR/<stream>.ndjson`` once the surrounding database transaction commits,
-so the log never shows what was rolled back. ``write_latest(name, data)``
+so the log never shows what was rolled back; ``audit_events(stream, event, records)``
+does the same for many records in one write, for bulk writers. ``write_latest(name, data)``
 replaces ``LOG_DIR/<name>.json`` atomically.
 
-Each line goes out in a single ``write()`` to a file descriptor opened with
+Each line (or batch of lines) goes out in a single ``write()`` to a file descriptor opened with
 ``O_APPEND``; the kernel positions every such write at the end of the file, so
 lines from many processes never interleave. The file is opened per event, so
 logrotate can move it away at any moment (no ``copytruncate`` needed): the next
@@ -21,6 +22,7 @@ import logging
 import os
 import tempfile
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -68,17 +70,29 @@ def _default(value):
 
 def audit_event(stream: str, event: str, **fields) -> None:
     """Append one event to ``LOG_DIR/<stream>.ndjson`` after the transaction commits."""
+    audit_events(stream, event, [fields])
+
+
+def audit_events(stream: str, event: str, records: Iterable[dict]) -> None:
+    """Append one line per record, all in one write after the transaction commits (for bulk writers)."""
     if stream not in STREAMS:
         raise ValueError(f"unknown audit stream {stream!r}")
-    if "ts" in fields:  # every line's time is the writer's, in one format
-        raise ValueError("an audit field may not be named ts")
-    record = {"ts": utc_iso(), "event": event, **fields}
-    try:
-        line = json.dumps(record, default=_default, ensure_ascii=False, separators=(",", ":")) + "\n"
-    except (TypeError, ValueError) as exc:
-        _record_failure(stream, exc)
-        return
-    _after_commit(partial(_append, stream, line.encode()))
+    ts = utc_iso()
+    lines = []
+    for fields in records:
+        if "ts" in fields:  # every line's time is the writer's, in one format
+            raise ValueError("an audit field may not be named ts")
+        try:
+            lines.append(
+                json.dumps(
+                    {"ts": ts, "event": event, **fields}, default=_default, ensure_ascii=False, separators=(",", ":")
+                )
+                + "\n"
+            )
+        except (TypeError, ValueError) as exc:
+            _record_failure(stream, exc)
+    if lines:
+        _after_commit(partial(_append, stream, "".join(lines).encode()))
 
 
 def write_latest(name: str, data: dict) -> None:

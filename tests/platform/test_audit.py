@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from echopilot.audit import audit_event, audit_failure_count, audit_last_failure, write_latest
+from echopilot.audit import audit_event, audit_events, audit_failure_count, audit_last_failure, write_latest
 from echopilot.models import Heartbeat
 
 
@@ -41,6 +41,14 @@ def _writer(log_dir: str, worker: int, count: int, barrier) -> None:
 
 
 @pytest.mark.slow
+def test_a_batch_is_one_line_per_record_and_a_bad_record_is_counted_not_written(log_dir):
+    before = audit_failure_count()
+    audit_events("payments", "demo_seeded", [{"n": 1}, {"n": object()}, {"n": 3}])
+    lines = _lines(log_dir / "payments.ndjson")
+    assert [(line["event"], line["n"]) for line in lines] == [("demo_seeded", 1), ("demo_seeded", 3)]
+    assert audit_failure_count() == before + 1
+
+
 def test_a_field_cannot_replace_the_lines_own_time():
     with pytest.raises(ValueError, match="named ts"):
         audit_event("payments", "x", ts=1)

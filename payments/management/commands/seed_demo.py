@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from echopilot.audit import audit_event
+from echopilot.audit import audit_events
 from payments.models import Payment, WebhookEvent
 from payments.rules import amount_from_minor
 
@@ -54,15 +54,14 @@ class Command(BaseCommand):
                     rows = [_payment(rng, customers, now, days) for _ in range(min(batch_size, payments - start))]
                     Payment.objects.bulk_create([payment for payment, _ in rows], batch_size=batch_size)
                     WebhookEvent.objects.bulk_create([event for _, event in rows], batch_size=batch_size)
-                    for payment, event in rows:  # written when the whole seed commits, like any event's line
-                        audit_event(
-                            "payments",
-                            "demo_seeded",
-                            event_id=event.event_id,
-                            type=event.type,
-                            status=event.status,
-                            payment_id=payment.provider_id,
-                        )
+                    audit_events(  # written when the whole seed commits, like any event's line
+                        "payments",
+                        "demo_seeded",
+                        (
+                            {"event_id": e.event_id, "type": e.type, "status": e.status, "payment_id": p.provider_id}
+                            for p, e in rows
+                        ),
+                    )
                     failed_events += sum(event.status == WebhookEvent.Status.FAILED for _, event in rows)
                     bar.update(len(rows))
         except IntegrityError:
