@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -5,7 +7,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from echopilot.admin import ReadOnlyAdmin
+from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview, ListEntry
 from fraud.services import fraud_review_close, fraud_review_open
@@ -15,15 +17,21 @@ def _who(request) -> str:
     return f"user:{request.user.get_username()}"
 
 
+def _card_key(fingerprint: str) -> str:
+    return selectors.card_key_for(email="", card_fingerprint=fingerprint)
+
+
 @admin.register(FraudCheck)
-class FraudCheckAdmin(ReadOnlyAdmin):
+class FraudCheckAdmin(ExactSearchMixin, ReadOnlyAdmin):
     """Checks are machine records: read-only, filterable, searchable by id and email."""
 
     list_display = ["check_id", "created_at", "email", "amount", "currency", "card_type", "decision", "reason"]
     list_filter = ["decision", "rule", "card_type", "currency", "created_at"]
-    search_fields = ["=check_id", "email", "=payment_ref", "=card_fingerprint"]
+    # Each an indexed exact match; the card is found through card_key ("card:<fingerprint>",
+    # index fraud_card_time), as card_fingerprint itself has no index.
+    exact_search = {"email": str.lower, "check_id": None, "payment_ref": None, "card_key": _card_key}
+    search_help_text = "Exact email, check id (fc_…), payment id or card fingerprint."
     date_hierarchy = "created_at"
-    list_select_related = ["payment"]
     actions = ["open_review"]
 
     def has_delete_permission(self, request, obj=None):
@@ -150,8 +158,9 @@ class FraudReviewAdmin(admin.ModelAdmin):
                 for other in selectors.customer_history(email=check.email, exclude_pk=check.pk)
             ),
         )
-        payments = reverse("admin:payments_payment_changelist") + f"?q={check.email}"
-        checks = reverse("admin:fraud_fraudcheck_changelist") + f"?q={check.email}"
+        query = "?" + urlencode({"q": check.email})
+        payments = reverse("admin:payments_payment_changelist") + query
+        checks = reverse("admin:fraud_fraudcheck_changelist") + query
         return format_html(
             '<ul>{}</ul><a href="{}">All checks of this customer</a> · <a href="{}">Their payments</a>',
             rows,
@@ -168,13 +177,15 @@ class FraudReviewAdmin(admin.ModelAdmin):
             self.message_user(request, "Choose a reason to reject.", messages.ERROR)
             return
         note = request.POST.get("note", "")[:2000]
+        # One read for all selected reviews and their checks; then one conditional UPDATE each.
+        reviews = list(queryset.select_related("fraud_check"))
         closed = sum(
             fraud_review_close(
                 review=review, approve=approve, resolution=resolution, note=note, closed_by=_who(request)
             )
-            for review in queryset
+            for review in reviews
         )
-        skipped = queryset.count() - closed
+        skipped = len(reviews) - closed
         level = messages.SUCCESS if not skipped else messages.WARNING
         self.message_user(request, f"Closed {closed} review(s); {skipped} were already closed.", level)
 

@@ -124,14 +124,24 @@ def fraud_review_open(*, check: FraudCheck, opened_by: str) -> tuple[FraudReview
 def fraud_review_close(
     *, review: FraudReview, approve: bool, resolution: str = "", note: str = "", closed_by: str
 ) -> bool:
-    """Approve or reject an open review; returns False when it was already closed by someone else."""
+    """Approve or reject an open review; returns False when it was already closed by someone else.
+
+    The close is one conditional UPDATE on ``state='open'``. When it wins, ``review``
+    is brought up to date in memory (no re-read), so a ``fraud_check`` loaded with it
+    stays cached; when it loses, ``review`` is left as it was.
+    """
     state = FraudReview.State.APPROVED if approve else FraudReview.State.REJECTED
-    now = timezone.now()
-    closed = FraudReview.objects.filter(pk=review.pk, state=FraudReview.State.OPEN).update(
-        state=state, resolution=resolution, note=note, closed_by=closed_by, closed_at=now
-    )
+    changes = {
+        "state": state.value,
+        "resolution": resolution,
+        "note": note,
+        "closed_by": closed_by,
+        "closed_at": timezone.now(),
+    }
+    closed = FraudReview.objects.filter(pk=review.pk, state=FraudReview.State.OPEN).update(**changes)
     if closed:
-        review.refresh_from_db()
+        for field, value in changes.items():
+            setattr(review, field, value)
         audit_event(
             "fraud_guard",
             "review_closed",

@@ -29,16 +29,19 @@ class CheckDetailView(APIView):
 class CheckReviewView(APIView):
     @extend_schema(operation_id="fraud_check_review", request=ReviewInput, responses={200: CheckOutput})
     def post(self, request, check_id):
-        check = get_object_or_404(FraudCheck, check_id=check_id)
+        # One read: the check and its review. The services below keep both up to date
+        # in memory, so the answer needs no second read.
+        check = get_object_or_404(FraudCheck.objects.select_related("review"), check_id=check_id)
         data = ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         action = data.validated_data["action"]
         if action == "open":
-            _, opened = fraud_review_open(check=check, opened_by=request.user.label)
+            review, opened = fraud_review_open(check=check, opened_by=request.user.label)
             if not opened:
                 raise ApiError(
                     "This check already has a review.", code="review_exists", status_code=status.HTTP_409_CONFLICT
                 )
+            check.review = review
         else:
             review = getattr(check, "review", None)
             if review is None:
@@ -56,5 +59,4 @@ class CheckReviewView(APIView):
                 raise ApiError(
                     "This review is already closed.", code="review_closed", status_code=status.HTTP_409_CONFLICT
                 )
-        check = FraudCheck.objects.select_related("review").get(pk=check.pk)
         return Response(check_to_dict(check))

@@ -1,26 +1,19 @@
 from django.contrib import admin, messages
-from django.db.models import Q
 
-from echopilot.admin import ReadOnlyAdmin
+from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin
 from payments.models import Payment, WebhookEvent
 from payments.services import webhook_event_reprocess
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
     list_display = ["provider_id", "email", "amount", "currency", "status", "card_type", "created_at"]
     list_filter = ["status", "currency", "card_type", "created_at"]
-    search_fields = ["email", "provider_id"]
+    # Exact matches only, so the search uses the indexes on a ledger of millions of rows.
+    exact_search = {"email": str.lower, "provider_id": None}
+    search_help_text = "Exact email or provider payment id."
     date_hierarchy = "created_at"
     readonly_fields = ["provider_id", "amount", "currency", "receipt_requested_at", "created_at", "updated_at"]
-    show_full_result_count = False
-
-    def get_search_results(self, request, queryset, search_term):
-        # Exact matches only, so the search uses the indexes on a ledger of millions of rows.
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        return queryset.filter(Q(email=term.lower()) | Q(provider_id=term)), False
 
     def has_add_permission(self, request):
         return False

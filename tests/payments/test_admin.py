@@ -1,5 +1,7 @@
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from payments.models import Payment, WebhookEvent
 from tests.payments import stripe_events as se
@@ -76,3 +78,13 @@ def test_an_edited_email_is_stored_lowercase_and_trimmed(staff):
     assert response.status_code == 302
     payment.refresh_from_db()
     assert (payment.email, payment.card_type) == ("grace@example.org", "debit")
+
+
+def test_payment_search_is_exact_and_skips_the_full_count(staff):
+    make_payment("pi_plus", email="a+b@x.com")
+    make_payment("pi_other", email="ab@x.com")
+    with CaptureQueriesContext(connection) as queries:
+        response = staff.get("/admin/payments/payment/?q=A%2Bb%40x.com")
+    assert "pi_plus" in response.text and "pi_other" not in response.text
+    assert all("WHERE" in q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"])
+    assert "pi_plus" not in staff.get("/admin/payments/payment/", {"q": "a+b"}).text
