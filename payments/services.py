@@ -115,7 +115,13 @@ def _payment_apply(facts: PaymentFacts) -> Payment:
     """Create the payment, or move it forward; an event for an older state changes nothing."""
     payment = Payment.objects.select_for_update().filter(provider_id=facts.provider_id).first()
     if payment is None:
-        return Payment.objects.create(**asdict(facts), updated_at=timezone.now())
+        try:
+            with transaction.atomic():
+                return Payment.objects.create(**asdict(facts), updated_at=timezone.now())
+        except IntegrityError:  # a concurrent first event for this payment inserted it first
+            payment = Payment.objects.select_for_update().filter(provider_id=facts.provider_id).first()
+            if payment is None:  # not that race: some other constraint failed
+                raise
     if not status_advances(payment.status, facts.status):
         return payment
     payment.status = facts.status

@@ -48,11 +48,12 @@ def test_the_same_event_delivered_at_once_is_processed_once(read_audit):
 
 def test_different_events_for_one_payment_at_once_end_refunded():
     payloads = [se.body(se.succeeded()), se.body(se.failed()), se.body(se.refunded())] * 2
-    statuses = deliver_at_once(payloads)
-    assert set(statuses) <= {200, 500}
-    # A racing first insert of the payment may fail one delivery; the provider retries it.
-    for payload, status in zip(payloads, statuses, strict=True):
-        if status == 500:
-            assert deliver_at_once([payload]) == [200]
+    # Every delivery may be the payment's first event: the racing inserts of the payment must not fail any of them.
+    assert deliver_at_once(payloads) == [200] * len(payloads)
+    assert Payment.objects.count() == 1
     assert Payment.objects.get().status == Payment.Status.REFUNDED
-    assert WebhookEvent.objects.filter(status="processed").count() == 3
+    assert sorted(WebhookEvent.objects.values_list("event_id", "status", "attempts")) == [
+        ("evt_fail", "processed", 1),
+        ("evt_ok", "processed", 1),
+        ("evt_refund", "processed", 1),
+    ]
