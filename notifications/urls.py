@@ -4,5 +4,5 @@ from notifications import views
 
 urlpatterns = [
     path("email/send", views.EmailSendView.as_view(), name="email-send"),
-    path("email/<str:public_id>", views.EmailDetailView.as_view(), name="email"),
+    path("email/<id:public_id>", views.EmailDetailView.as_view(), name="email"),
 ]

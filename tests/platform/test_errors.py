@@ -96,3 +96,19 @@ def test_a_database_outage_is_a_503_with_retry_after(api):
 def test_authentication_comes_before_validation(anon):
     response = anon.post("/api/test/echo", "{not json", content_type="application/json")
     assert_error_shape(response, 401, "not_authenticated")
+
+
+@pytest.mark.urls("echopilot.urls")
+@pytest.mark.parametrize(
+    "path",
+    ["/api/payments/pi%00", "/api/fraud/checks/fc%00", "/api/fraud/checks/fc%00/review", "/api/email/em%00"],
+)
+def test_an_id_with_a_nul_is_not_found_rather_than_a_database_error(api, path):
+    # PostgreSQL refuses NUL in any query; the id converter keeps such paths from matching at all.
+    response = api.get(path)
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+@pytest.mark.urls("echopilot.urls")
+def test_a_portal_receipt_with_a_nul_is_not_found(client):
+    assert client.get("/portal/receipts/pi%00/").status_code == 404
