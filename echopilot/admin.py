@@ -6,6 +6,11 @@ from echopilot.keys import api_key_create, api_key_revoke
 from echopilot.models import ApiKey, Heartbeat
 
 
+def actor(request) -> str:
+    """How records name the staff user acting in the admin: ``user:<username>``, as API principals are named."""
+    return f"user:{request.user.get_username()}"
+
+
 class ExactSearchMixin:
     """Changelist for a table of millions of rows: exact-match search on indexed columns, no full count.
 

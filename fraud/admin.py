@@ -7,14 +7,10 @@ from django.contrib.admin.helpers import ActionForm
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin
+from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin, actor
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview, ListEntry
 from fraud.services import fraud_review_close, fraud_review_open
-
-
-def _who(request) -> str:
-    return f"user:{request.user.get_username()}"
 
 
 def _card_key(fingerprint: str) -> str:
@@ -39,7 +35,7 @@ class FraudCheckAdmin(ExactSearchMixin, ReadOnlyAdmin):
 
     @admin.action(description="Open a manual review")
     def open_review(self, request, queryset):
-        opened = sum(fraud_review_open(check=check, opened_by=_who(request))[1] for check in queryset)
+        opened = sum(fraud_review_open(check=check, opened_by=actor(request))[1] for check in queryset)
         self.message_user(request, f"Opened {opened} review(s).", messages.SUCCESS)
 
 
@@ -181,7 +177,7 @@ class FraudReviewAdmin(admin.ModelAdmin):
         reviews = list(queryset.select_related("fraud_check"))
         closed = sum(
             fraud_review_close(
-                review=review, approve=approve, resolution=resolution, note=note, closed_by=_who(request)
+                review=review, approve=approve, resolution=resolution, note=note, closed_by=actor(request)
             )
             for review in reviews
         )

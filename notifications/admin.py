@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from echopilot.admin import ReadOnlyAdmin
+from echopilot.admin import ReadOnlyAdmin, actor
 from notifications.models import Email, Status, TelegramMessage
 from notifications.services import email_requeue, email_resend, telegram_requeue
 
@@ -88,7 +88,7 @@ class EmailAdmin(DeliveryAdmin):
 
     @admin.action(description="Send selected emails again (as new emails)", permissions=["requeue"])
     def resend(self, request, queryset):
-        copies = [email_resend(email=email, created_by=f"user:{request.user.get_username()}") for email in queryset]
+        copies = [email_resend(email=email, created_by=actor(request)) for email in queryset]
         self.message_user(
             request, f"Created {len(copies)} new email(s): {', '.join(c.public_id for c in copies)}.", messages.SUCCESS
         )
