@@ -1,6 +1,5 @@
 """Writes of the fraud guard: deciding a check, and reviewing it."""
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -11,12 +10,6 @@ from echopilot.audit import audit_event
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview
 from fraud.rules import REVIEW, Facts, RuleConfig, decide
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check: FraudCheck
-    replayed: bool  # True when the payment id was seen before and its stored decision is returned
 
 
 def fraud_check_create(
@@ -32,8 +25,11 @@ def fraud_check_create(
     created_by: str = "",
     config: RuleConfig | None = None,
     now: datetime | None = None,
-) -> CheckResult:
-    """Count, decide and record one check in one short transaction under the card's and email's locks."""
+) -> FraudCheck:
+    """Count, decide and record one check in one short transaction under the card's and email's locks.
+
+    A payment id seen before returns the check stored for it, counted once.
+    """
     config = config or RuleConfig.from_settings()
     card_key = selectors.card_key_for(email=email, card_fingerprint=card_fingerprint)
     try:
@@ -48,7 +44,7 @@ def fraud_check_create(
                 now=moment,
             )
             if stored.replay_of:
-                return CheckResult(FraudCheck.objects.get(pk=stored.replay_of), replayed=True)
+                return FraudCheck.objects.get(pk=stored.replay_of)
             facts = Facts(
                 email=email,
                 amount=amount,
@@ -101,13 +97,13 @@ def fraud_check_create(
                 ruleset_version=check.ruleset_version,
                 payment_id=payment_id,
             )
-            return CheckResult(check, replayed=False)
+            return check
     except IntegrityError:
         # The same payment id raced in from a request for another card: the first one stands.
         if payment_id:
             existing = FraudCheck.objects.filter(payment_ref=payment_id).first()
             if existing:
-                return CheckResult(existing, replayed=True)
+                return existing
         raise
 
 

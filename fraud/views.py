@@ -15,8 +15,8 @@ class CheckView(APIView):
     def post(self, request):
         data = CheckInput(data=request.data)
         data.is_valid(raise_exception=True)
-        result = fraud_check_create(**data.validated_data, created_by=request.user.label)
-        return Response(check_to_dict(result.check))
+        check = fraud_check_create(**data.validated_data, created_by=request.user.label)
+        return Response(check_to_dict(check))
 
 
 class CheckDetailView(APIView):

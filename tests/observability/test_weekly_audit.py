@@ -23,8 +23,7 @@ def logged_rows(on_commit):
 
     with on_commit(execute=True):
         checks = [
-            fraud_check_create(email=f"c{n}@example.com", amount=Decimal("10.00"), created_by="test").check
-            for n in range(3)
+            fraud_check_create(email=f"c{n}@example.com", amount=Decimal("10.00"), created_by="test") for n in range(3)
         ]
         email, _ = email_send(to=["a@example.com"], subject="s", body="b")
         webhook_event_process(event=succeeded("evt_audit_1"))

@@ -55,5 +55,5 @@ class Command(BaseCommand):
         )
         if not data.is_valid():
             raise CommandError(json.dumps(validation_error_body(data.errors)))
-        check = fraud_check_create(**data.validated_data, created_by="cli").check
+        check = fraud_check_create(**data.validated_data, created_by="cli")
         self.stdout.write(f"{check.email}: {check.decision} - {check.reason} ({check.check_id})")
