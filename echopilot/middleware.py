@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.http import JsonResponse
 
-from echopilot.errors import error_body
+from echopilot.errors import PayloadTooLarge, error_body
 
 
 class ApiBodyLimitMiddleware:
@@ -16,7 +16,8 @@ class ApiBodyLimitMiddleware:
             if not declared.isdigit():
                 return JsonResponse(error_body("bad_request", "Content-Length is not a number."), status=400)
             if int(declared) > settings.API_MAX_BODY_BYTES:
+                too_large = PayloadTooLarge
                 return JsonResponse(
-                    error_body("payload_too_large", "The request body is larger than 1 MiB."), status=413
+                    error_body(too_large.default_code, too_large.default_detail), status=too_large.status_code
                 )
         return self.get_response(request)

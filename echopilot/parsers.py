@@ -9,7 +9,8 @@ from rest_framework.parsers import JSONParser
 from echopilot.errors import PayloadTooLarge
 
 
-def _reject_constant(name):
+def reject_json_constant(name: str):
+    """``parse_constant`` for ``json.loads``: NaN and Infinity are not JSON."""
     raise ValueError(f"{name} is not valid JSON")
 
 
@@ -31,7 +32,7 @@ class LimitedJSONParser(JSONParser):
             return json.load(
                 io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"),
                 parse_float=Decimal,
-                parse_constant=_reject_constant,
+                parse_constant=reject_json_constant,
             )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None

@@ -5,15 +5,16 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fraud.models import FraudReview
+from payments.models import Payment
+from payments.rules import normalize_email
 
-CARD_TYPES = ["credit", "debit", "prepaid", "unknown"]
 MAX_AMOUNT = Decimal("100000000.00")  # anything above is a caller's bug, not a payment
 
 
 class CheckInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=MAX_AMOUNT)
-    card_type = serializers.ChoiceField(choices=CARD_TYPES, default="unknown")
+    card_type = serializers.ChoiceField(choices=Payment.CardType.values, default="unknown")
     currency = serializers.CharField(default="usd", max_length=3, min_length=3)
     card_fingerprint = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
     payment_id = serializers.CharField(required=False, allow_null=True, default=None, max_length=255)
@@ -31,7 +32,7 @@ class CheckInput(serializers.Serializer):
     )
 
     def validate_email(self, value):
-        return value.strip().lower()
+        return normalize_email(value)
 
     def validate_currency(self, value):
         value = value.strip().lower()

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from echopilot.audit import audit_event
 from echopilot.errors import ApiError
+from echopilot.parsers import reject_json_constant
 from notifications.services import send_payment_receipt
 from payments.models import Payment, WebhookEvent
 from payments.rules import amount_from_minor, normalize_email, status_advances
@@ -291,10 +292,6 @@ def _is_event(event) -> bool:
     )
 
 
-def _strict_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def stripe_webhook_receive(*, body: bytes, content_type: str, signature: str | None) -> tuple[str, str]:
     """Verify and process one delivery; returns the event id and its outcome.
 
@@ -330,7 +327,7 @@ def stripe_webhook_receive(*, body: bytes, content_type: str, signature: str | N
             ApiError("The Stripe-Signature header does not verify this body.", code="invalid_signature"),
         ) from None
     try:
-        event = json.loads(text, parse_constant=_strict_constant)
+        event = json.loads(text, parse_constant=reject_json_constant)
     except ValueError:
         event = None
     if not _is_event(event):
