@@ -47,7 +47,6 @@ STREAMS = frozenset(
 LATEST = frozenset({"observability", "production_alerts"})
 
 FAILURES_KEY = "audit:write_failures"
-LAST_FAILURE_KEY = "audit:last_failure"
 
 
 def utc_iso(moment: dt.datetime | None = None) -> str:
@@ -162,11 +161,6 @@ def _record_failure(stream: str, exc: Exception) -> None:
     try:
         cache.add(FAILURES_KEY, 0, timeout=None)
         cache.incr(FAILURES_KEY)
-        cache.set(
-            LAST_FAILURE_KEY,
-            {"ts": utc_iso(), "stream": stream, "error": f"{type(exc).__name__}: {exc}"},
-            timeout=None,
-        )
     except Exception:  # the cache may be what is failing; the log line above stays
         logger.exception("could not count the audit log failure")
 
@@ -177,10 +171,3 @@ def audit_failure_count() -> int:
         return int(cache.get(FAILURES_KEY) or 0)
     except Exception:
         return 0
-
-
-def audit_last_failure() -> dict | None:
-    try:
-        return cache.get(LAST_FAILURE_KEY)
-    except Exception:
-        return None

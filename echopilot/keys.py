@@ -25,7 +25,6 @@ class Principal:
 
     kind: str  # "dashboard_key", "api_key" or "user"
     name: str
-    api_key_id: int | None = None
 
     is_authenticated = True
     is_anonymous = False
@@ -79,7 +78,7 @@ def principal_for_key(raw: str) -> Principal | None:
     if key is None or not key.is_active():
         return None
     _touch(key)
-    return Principal(kind="api_key", name=key.name, api_key_id=key.pk)
+    return Principal(kind="api_key", name=key.name)
 
 
 def _touch(key: ApiKey) -> None:
