@@ -1,7 +1,6 @@
 """Task entry points of the platform (django-q2 calls these by dotted path)."""
 
 import os
-from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -10,9 +9,6 @@ from echopilot.models import Heartbeat
 
 
 def heartbeat() -> str:
-    """Record that a qcluster node is alive, and prune old heartbeats."""
-    now = timezone.now()
-    Heartbeat.objects.create(node=settings.NODE_NAME, pid=os.getpid(), created_at=now)
-    cutoff = now - timedelta(hours=settings.HEARTBEAT_RETENTION_HOURS)
-    pruned, _ = Heartbeat.objects.filter(created_at__lt=cutoff).delete()
-    return f"heartbeat from {settings.NODE_NAME}/{os.getpid()}; pruned {pruned}"
+    """Record that a qcluster node is alive (old heartbeats are pruned by ``observability.tasks.retention``)."""
+    Heartbeat.objects.create(node=settings.NODE_NAME, pid=os.getpid(), created_at=timezone.now())
+    return f"heartbeat from {settings.NODE_NAME}/{os.getpid()}"

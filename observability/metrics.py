@@ -10,7 +10,6 @@ import os
 import time
 from datetime import timedelta
 
-from django.db.models import Count
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -19,6 +18,7 @@ from prometheus_client.registry import Collector
 from fraud.models import FraudCheck
 from notifications.models import Email
 from observability.models import Alert
+from observability.selectors import count_by, queue_depth
 
 REQUESTS = Counter("echopilot_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=None)
 LATENCY = Histogram(
@@ -50,35 +50,26 @@ class BusinessCollector(Collector):
     """Gauges counted from the database at scrape time (indexed 24-hour windows)."""
 
     def collect(self):
-        from django_q.brokers import get_broker
-
         since = timezone.now() - timedelta(hours=24)
         fraud = GaugeMetricFamily(
             "echopilot_fraud_decisions_24h", "Fraud decisions in the past 24 hours", labels=["decision"]
         )
-        for decision, count in (
-            FraudCheck.objects.filter(created_at__gte=since).values_list("decision").annotate(n=Count("id")).order_by()
-        ):
+        for decision, count in count_by(FraudCheck.objects.filter(created_at__gte=since), "decision").items():
             fraud.add_metric([decision], count)
         yield fraud
         emails = GaugeMetricFamily(
             "echopilot_emails_24h", "Emails written in the past 24 hours by status", labels=["status"]
         )
-        for status, count in (
-            Email.objects.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).order_by()
-        ):
+        for status, count in count_by(Email.objects.filter(created_at__gte=since), "status").items():
             emails.add_metric([status], count)
         yield emails
         alerts = GaugeMetricFamily("echopilot_alerts_firing", "Production alerts firing", labels=["severity"])
-        firing = dict(
-            Alert.objects.filter(status=Alert.Status.FIRING).values_list("severity").annotate(n=Count("id")).order_by()
-        )
+        firing = count_by(Alert.objects.filter(status=Alert.Status.FIRING), "severity")
         for severity in Alert.Severity.values:
             alerts.add_metric([severity], firing.get(severity, 0))
         yield alerts
-        try:
-            queued = get_broker().queue_size()
-        except Exception:  # the broker is down: the gauge is absent rather than wrong
+        queued = queue_depth()
+        if queued is None:  # the broker is down: the gauge is absent rather than wrong
             return
         yield GaugeMetricFamily("echopilot_task_queue_depth", "Tasks waiting in the queue", value=queued)
 

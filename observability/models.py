@@ -51,7 +51,12 @@ class Alert(models.Model):
         indexes = [models.Index(fields=["status", "resolved_at"], name="alert_status_time")]
 
     def __str__(self):
-        return f"{self.rule}{'/' + self.fingerprint if self.fingerprint else ''} {self.status}"
+        return f"{self.name} {self.status}"
+
+    @property
+    def name(self) -> str:
+        """The rule, and the fingerprint when there is one: ``revenue_dip/usd``."""
+        return f"{self.rule}/{self.fingerprint}" if self.fingerprint else self.rule
 
 
 class Silence(models.Model):

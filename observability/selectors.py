@@ -18,8 +18,19 @@ from payments.models import Payment, WebhookEvent
 
 FINISHED = [Payment.Status.SUCCEEDED, Payment.Status.REFUNDED, Payment.Status.FAILED]
 CENT = Decimal("0.01")
-# A refunded payment went through; it counts as a success of the payment itself.
-SUCCESS = [Payment.Status.SUCCEEDED, Payment.Status.REFUNDED]
+
+
+def count_by(queryset, field: str) -> dict:
+    """The queryset's rows counted per value of ``field``: ``{value: count}`` (values without rows are absent)."""
+    return dict(queryset.values_list(field).annotate(n=Count("id")).order_by())
+
+
+def queue_depth() -> int | None:
+    """Tasks waiting in the queue, or None when the broker (Redis) is unreachable."""
+    try:
+        return get_broker().queue_size()
+    except Exception:  # the broker may be down; callers say so instead of failing
+        return None
 
 
 def snapshot_latest() -> Snapshot | None:
@@ -87,13 +98,9 @@ def revenue_windows(*, now: datetime) -> dict[str, tuple[Decimal, Decimal]]:
 
 def scheduler_state(*, now: datetime) -> dict:
     last = Heartbeat.objects.order_by("-created_at").values_list("created_at", flat=True).first()
-    try:
-        queued = get_broker().queue_size()
-    except Exception:  # the broker (Redis) may be down; the snapshot says so instead of failing
-        queued = None
     return {
         "heartbeat_age_sec": None if last is None else round((now - last).total_seconds(), 1),
-        "queued": queued,
+        "queued": queue_depth(),
         "failed_24h": Failure.objects.filter(stopped__gte=now - timedelta(hours=24)).count(),
     }
 
@@ -174,7 +181,7 @@ def emails_by_status(*, since: datetime, until: datetime, per_day: bool) -> dict
 def day_summary(*, since: datetime, until: datetime) -> dict:
     """Everything the daily report tells about one day."""
     payments = Payment.objects.filter(created_at__gte=since, created_at__lt=until)
-    by_status = dict(payments.values_list("status").annotate(n=Count("id")).order_by())
+    by_status = count_by(payments, "status")
     revenue = {
         currency: total.quantize(CENT)
         for currency, total in payments.filter(status=Payment.Status.SUCCEEDED)
@@ -184,24 +191,9 @@ def day_summary(*, since: datetime, until: datetime) -> dict:
     }
     failed = by_status.get(Payment.Status.FAILED, 0)
     finished = sum(by_status.get(status, 0) for status in FINISHED)
-    fraud = dict(
-        FraudCheck.objects.filter(created_at__gte=since, created_at__lt=until)
-        .values_list("decision")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    emails = dict(
-        Email.objects.filter(created_at__gte=since, created_at__lt=until)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    webhooks = dict(
-        WebhookEvent.objects.filter(received_at__gte=since, received_at__lt=until)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    fraud = count_by(FraudCheck.objects.filter(created_at__gte=since, created_at__lt=until), "decision")
+    emails = count_by(Email.objects.filter(created_at__gte=since, created_at__lt=until), "status")
+    webhooks = count_by(WebhookEvent.objects.filter(received_at__gte=since, received_at__lt=until), "status")
     alerts = list(
         Alert.objects.filter(Q(status=Alert.Status.FIRING) | Q(started_at__lt=until, resolved_at__gte=since))
         .order_by("rule", "fingerprint")

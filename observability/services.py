@@ -72,7 +72,7 @@ def snapshot_take(*, blocking_cpu: bool, now: datetime | None = None) -> Snapsho
         heartbeat_age_sec=scheduler["heartbeat_age_sec"],
         api_healthy=api["healthy"],
         audit_write_failures=audit_failures,
-        firing_alerts=[f"{alert.rule}{'/' + alert.fingerprint if alert.fingerprint else ''}" for alert in firing],
+        firing_alerts=[alert.name for alert in firing],
         governance_failing=kpis["failing"],
         audit_discrepancies=weekly.get("discrepancies", 0),
         cache_problem=cache_problem,
@@ -167,10 +167,6 @@ class Evaluation:
         )
 
 
-def _name(alert: Alert) -> str:
-    return f"{alert.rule}/{alert.fingerprint}" if alert.fingerprint else alert.rule
-
-
 def _apply(alert: Alert | None, result: rules.RuleResult, now: datetime) -> tuple[Alert, bool]:
     """The alert's new state after one result; returns it (unsaved) and whether it was firing before."""
     was_firing = alert is not None and alert.status == Alert.Status.FIRING
@@ -198,7 +194,7 @@ def _message(notes: list[tuple[str, Alert]]) -> tuple[str, str]:
     for kind, alert in notes:
         label = {"firing": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED"}[kind]
         since = f" since {utc_iso(alert.started_at)}" if kind != "resolved" else f" at {utc_iso(alert.resolved_at)}"
-        lines.append(f"[{label}] {alert.severity} {_name(alert)}{since}: {alert.summary}")
+        lines.append(f"[{label}] {alert.severity} {alert.name}{since}: {alert.summary}")
     return subject, "\n".join(lines)
 
 
@@ -241,10 +237,10 @@ def alerts_evaluate(*, now: datetime | None = None) -> Evaluation:
                 if kind:
                     alert.last_notified_at = now
                     notes.append((kind, alert))
-                    evaluation.notified.append(f"{kind}:{_name(alert)}")
+                    evaluation.notified.append(f"{kind}:{alert.name}")
                 alert.save()
                 if was_firing != result.firing:
-                    evaluation.changes.append(f"{alert.status}:{_name(alert)}")
+                    evaluation.changes.append(f"{alert.status}:{alert.name}")
                     audit_event(
                         "production_alerts",
                         f"alert_{alert.status}",
@@ -441,11 +437,15 @@ def _delete_in_batches(queryset, batch: int) -> int:
 
 
 def retention(*, now: datetime | None = None, batch: int = 1000) -> dict:
-    """Delete rows and rotated NDJSON files past RETENTION_DAYS (in batches); gzip rotated files older than a day."""
+    """Delete rows and rotated NDJSON files past RETENTION_DAYS (in batches); gzip rotated files older than a day.
+
+    Heartbeats are the exception: they are kept for HEARTBEAT_RETENTION_HOURS only (this is their only pruning).
+    """
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.RETENTION_DAYS)
+    heartbeat_cutoff = now - timedelta(hours=settings.HEARTBEAT_RETENTION_HOURS)
     rows = {
-        "heartbeats": _delete_in_batches(Heartbeat.objects.filter(created_at__lt=cutoff), batch),
+        "heartbeats": _delete_in_batches(Heartbeat.objects.filter(created_at__lt=heartbeat_cutoff), batch),
         "snapshots": _delete_in_batches(Snapshot.objects.filter(taken_at__lt=cutoff), batch),
         "task_successes": _delete_in_batches(Success.objects.filter(stopped__lt=cutoff), batch),
         "task_failures": _delete_in_batches(Failure.objects.filter(stopped__lt=cutoff), batch),

@@ -168,3 +168,10 @@ def test_the_alerts_api_lists_current_and_recent_alerts(api, on_commit):
     assert body["ok"] is True and body["firing"] == 1
     assert body["results"][0]["rule"] == "webhook_failures"
     assert body["results"][0]["observed"] == 4.0
+
+
+def test_an_alert_is_named_by_rule_and_fingerprint():
+    alert = Alert(rule="revenue_dip", fingerprint="usd", status="firing")
+    assert alert.name == "revenue_dip/usd" and str(alert) == "revenue_dip/usd firing"
+    alert.fingerprint = ""
+    assert alert.name == "revenue_dip" and str(alert) == "revenue_dip firing"

@@ -23,7 +23,6 @@ DAY = 86400
 def old_and_new(now):
     old, new = now - timedelta(days=91), now - timedelta(days=89)
     for at in (old, new):
-        Heartbeat.objects.create(node="n", pid=1, created_at=at)
         Snapshot.objects.create(taken_at=at, data={})
         Success.objects.create(id=f"s{at:%j}", name="t", func="f", started=at, stopped=at, success=True)
         Failure.objects.create(id=f"f{at:%j}", name="t", func="f", started=at, stopped=at, success=False)
@@ -41,11 +40,22 @@ def test_retention_deletes_only_rows_past_the_limit_in_batches(settings):
     old_and_new(now)
     done = retention(now=now, batch=1)
     assert done["rows"] == {
-        "heartbeats": 1, "snapshots": 1, "task_successes": 1, "task_failures": 1, "resolved_alerts": 1,
+        "heartbeats": 0, "snapshots": 1, "task_successes": 1, "task_failures": 1, "resolved_alerts": 1,
     }  # fmt: skip
-    assert Heartbeat.objects.count() == Snapshot.objects.count() == Success.objects.count() == 1
+    assert Snapshot.objects.count() == Success.objects.count() == 1
     assert Failure.objects.count() == 1
     assert set(Alert.objects.values_list("rule", flat=True)) == {f"r{now - timedelta(days=89):%j}", "still"}
+
+
+def test_retention_prunes_heartbeats_past_their_own_retention_in_hours(settings):
+    settings.HEARTBEAT_RETENTION_HOURS = 48
+    now = timezone.now()
+    for hours in (24 * 91, 49, 47, 1):
+        Heartbeat.objects.create(node="n", pid=1, created_at=now - timedelta(hours=hours))
+    done = retention(now=now, batch=1)
+    assert done["rows"]["heartbeats"] == 2
+    kept = sorted(now - at for at in Heartbeat.objects.values_list("created_at", flat=True))
+    assert kept == [timedelta(hours=1), timedelta(hours=47)]
 
 
 def test_retention_compresses_and_deletes_rotated_files_but_never_the_live_ones(log_dir):

@@ -57,3 +57,12 @@ def test_without_any_configured_credential_metrics_are_refused(client, settings)
     settings.DASHBOARD_KEYS = []
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
     assert client.get("/metrics", HTTP_X_DASH_KEY="test-dash-key-1").status_code == 401
+
+
+def test_with_the_broker_down_the_queue_gauge_is_absent(client, monkeypatch):
+    def down():
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr("observability.selectors.get_broker", down)
+    found = families(client.get("/metrics", HTTP_X_DASH_KEY="test-dash-key-1"))
+    assert "echopilot_task_queue_depth" not in found and "echopilot_alerts_firing" in found
