@@ -43,7 +43,6 @@ class EmailAdmin(DeliveryAdmin):
     list_display = ["created_at", "public_id", "recipients", "subject", "kind", "status", "attempts", "error"]
     list_filter = ["status", "kind", HasErrorFilter, "created_at"]
     search_fields = ["to", "subject", "=public_id"]
-    list_select_related = ["payment"]
     fields = [
         "public_id",
         "to",
@@ -88,7 +87,7 @@ class EmailAdmin(DeliveryAdmin):
 
     @admin.action(description="Send selected emails again (as new emails)", permissions=["requeue"])
     def resend(self, request, queryset):
-        copies = [email_resend(email=email, created_by=actor(request)) for email in queryset]
+        copies = [email_resend(email=email, created_by=actor(request)) for email in queryset.select_related("payment")]
         self.message_user(
             request, f"Created {len(copies)} new email(s): {', '.join(c.public_id for c in copies)}.", messages.SUCCESS
         )

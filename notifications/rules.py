@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
-from payments.rules import THREE_DECIMAL, ZERO_DECIMAL
+from payments.rules import currency_exponent
 
 MAX_RETRY_DELAY_SECONDS = 3600
 TELEGRAM_LIMIT = 4096
@@ -33,8 +33,7 @@ def normalize_address(value: str) -> str:
 def format_amount(amount: Decimal, currency: str) -> str:
     """``USD 1,234.50``, ``JPY 1,200``, ``KWD 1.500``: the currency's own number of decimals."""
     currency = currency.lower()
-    places = 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
-    return f"{currency.upper()} {amount:,.{places}f}"
+    return f"{currency.upper()} {amount:,.{currency_exponent(currency)}f}"
 
 
 def smtp_error_is_permanent(exc: Exception) -> bool:

@@ -130,7 +130,7 @@ def _receipt_content(*, to: str, amount: Decimal, currency: str, payment_id: str
 
 
 def send_payment_receipt(
-    email: str, amount: Decimal, currency: str, payment_id: str, *, payment: Payment | None = None
+    email: str, amount: Decimal, currency: str, payment_id: str, *, payment: Payment
 ) -> Email | None:
     """Queue the receipt of one payment, once: a second call for the same payment returns the first email.
 
@@ -151,7 +151,7 @@ def send_payment_receipt(
         amount=amount,
         currency=currency,
         payment_id=payment_id,
-        date=payment.created_at if payment else timezone.now(),
+        date=payment.created_at,
     )
     receipt, _ = email_send(to=[to], **content, kind=Kind.RECEIPT, payment=payment, idempotency_key=idempotency_key)
     return receipt
@@ -192,7 +192,7 @@ class Notified:
     telegram: list[TelegramMessage]
 
 
-def notify(kind: str, subject: str, text: str, *, html: str | None = None, payment: Payment | None = None) -> Notified:
+def notify(kind: str, subject: str, text: str) -> Notified:
     """Send an alert or report to every configured channel: ``ALERT_EMAIL_TO`` and the Telegram chat.
 
     ``kind`` is one of ``Kind`` (alert, report, ...); an unknown one is a ``ValueError``.
@@ -208,9 +208,7 @@ def notify(kind: str, subject: str, text: str, *, html: str | None = None, payme
                 to=[normalize_address(address) for address in settings.ALERT_EMAIL_TO],
                 subject=subject,
                 body=text,
-                html=html or "",
                 kind=kind,
-                payment=payment,
             )
         return Notified(email=email, telegram=telegram_send(kind=kind, subject=subject, text=text))
 

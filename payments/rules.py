@@ -20,6 +20,11 @@ ZERO_DECIMAL = frozenset(
 THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 
 
+def currency_exponent(currency: str) -> int:
+    """Decimal places of the currency's minor unit (``currency`` a lowercase ISO code): 0, 3 or 2."""
+    return 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
+
+
 def status_advances(current: str, new: str) -> bool:
     """Whether a payment in ``current`` may move to ``new``: only forward, refunded is terminal."""
     return _RANK[new] > _RANK[current]
@@ -33,8 +38,7 @@ def amount_from_minor(minor: int, currency: str) -> Decimal:
     """
     if isinstance(minor, bool) or not isinstance(minor, int) or minor < 0:
         raise ValueError(f"amount must be a non-negative integer of minor units, got {minor!r}")
-    exponent = 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
-    return Decimal(minor).scaleb(-exponent).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return Decimal(minor).scaleb(-currency_exponent(currency)).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 def normalize_email(value: str | None) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 from django.core import signing
 
 SALT = "echopilot.portal.link"
+DEFAULT_EXPIRY_HOURS = 24
 MAX_EMAIL_CHARS = 254
 _EXP = re.compile(r"[0-9]{1,10}")
 _SIG = re.compile(r"[A-Za-z0-9_-]{1,100}")

@@ -1,7 +1,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
-DEFAULT_EXPIRY_HOURS = 24
+from portal.links import DEFAULT_EXPIRY_HOURS
 
 
 class LinkInput(serializers.Serializer):
@@ -9,9 +9,6 @@ class LinkInput(serializers.Serializer):
     expiry_hours = serializers.IntegerField(
         required=False, default=DEFAULT_EXPIRY_HOURS, min_value=1, help_text="1 to PORTAL_MAX_EXPIRY_HOURS (168)."
     )
-
-    def validate_email(self, value):
-        return value.strip().lower()
 
     def validate_expiry_hours(self, value):
         if value > settings.PORTAL_MAX_EXPIRY_HOURS:
@@ -33,9 +30,6 @@ class LinkOutput(serializers.Serializer):
 class RevokeInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False, help_text="Revoke every link of this email.")
     link_id = serializers.CharField(max_length=30, required=False, help_text="Revoke this one link (pl_...).")
-
-    def validate_email(self, value):
-        return value.strip().lower()
 
     def validate(self, data):
         if len(data) != 1:

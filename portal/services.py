@@ -21,7 +21,9 @@ from echopilot.errors import ApiError, ServiceUnavailable
 from notifications.models import Email
 from notifications.services import receipt_resend
 from payments.models import Payment
+from payments.rules import normalize_email
 from portal.links import (
+    DEFAULT_EXPIRY_HOURS,
     link_beyond_lifetime,
     link_expired,
     link_params_parse,
@@ -61,11 +63,11 @@ def _rate_hit(*, scope: str, identity: str, limit: int, now: datetime) -> None:
 
 
 def portal_link_create(
-    *, email: str, created_by: str, expiry_hours: int = 24, now: datetime | None = None
+    *, email: str, created_by: str, expiry_hours: int = DEFAULT_EXPIRY_HOURS, now: datetime | None = None
 ) -> tuple[PortalLink, str]:
     """Issue a link for ``email``; returns the row and the link's path (``/portal?...``), which is not stored."""
     now = now or timezone.now()
-    email = email.strip().lower()
+    email = normalize_email(email)
     exp = int(now.timestamp()) + expiry_hours * 3600
     # Two links for one email and expiry second would share a signature: the later one expires a second earlier.
     for _ in range(60):
@@ -96,12 +98,13 @@ def portal_link_create(
 
 
 def portal_link_request(
-    *, email: str, created_by: str, expiry_hours: int = 24, now: datetime | None = None
+    *, email: str, created_by: str, expiry_hours: int = DEFAULT_EXPIRY_HOURS, now: datetime | None = None
 ) -> tuple[PortalLink, str]:
     """``portal_link_create`` for API callers: rate limited per caller and per customer email."""
     now = now or timezone.now()
+    email = normalize_email(email)
     _rate_hit(scope="key", identity=created_by, limit=settings.PORTAL_RATE_PER_KEY, now=now)
-    _rate_hit(scope="email", identity=email.strip().lower(), limit=settings.PORTAL_RATE_PER_EMAIL, now=now)
+    _rate_hit(scope="email", identity=email, limit=settings.PORTAL_RATE_PER_EMAIL, now=now)
     return portal_link_create(email=email, created_by=created_by, expiry_hours=expiry_hours, now=now)
 
 
@@ -148,7 +151,7 @@ def portal_link_revoke(*, link: PortalLink, revoked_by: str, now: datetime | Non
 def portal_email_revoke(*, email: str, revoked_by: str, now: datetime | None = None) -> int:
     """Revoke every link of ``email`` issued until now; returns how many were still active."""
     now = now or timezone.now()
-    email = email.strip().lower()
+    email = normalize_email(email)
     with transaction.atomic():
         PortalRevocation.objects.update_or_create(email=email, defaults={"revoked_before": now})
         revoked = PortalLink.objects.filter(email=email, revoked_at__isnull=True).update(revoked_at=now)

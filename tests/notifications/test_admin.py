@@ -1,11 +1,15 @@
 """The admin of emails and Telegram messages."""
 
 import html
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from notifications.models import Email, Status, TelegramMessage
+from payments.models import Payment
 from tests.notifications.factories import make_email
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +63,25 @@ def test_resend_creates_a_new_email_with_a_new_message_id(operator):
     assert copy.message_id != original.message_id
     assert copy.created_by == "user:op"
     assert copy.status == Status.DRY_RUN  # SMTP is not configured in this test
+
+
+@pytest.mark.parametrize("count", [2, 6])
+def test_resend_reads_the_payments_with_the_emails_not_one_query_each(operator, count):
+    selected = [
+        make_email(
+            payment=Payment.objects.create(provider_id=f"pi_{n}", email="ann@example.com", amount=Decimal("1"))
+        ).pk
+        for n in range(count)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        operator.post(EMAILS, {"action": "resend", "_selected_action": selected})
+    payment_reads = [
+        q["sql"] for q in queries if q["sql"].startswith("SELECT") and 'FROM "payments_payment"' in q["sql"]
+    ]
+    assert payment_reads == []  # joined into the action's one query of the selected emails
+    assert set(Email.objects.exclude(pk__in=selected).values_list("payment__provider_id", flat=True)) == {
+        f"pi_{n}" for n in range(count)
+    }
 
 
 def test_emails_cannot_be_added_or_edited(operator):

@@ -44,27 +44,30 @@ def test_a_receipt_shows_the_amount_payment_and_date_in_text_and_html(payment, s
 
 
 def test_a_second_receipt_request_for_the_same_payment_is_a_no_op(payment, smtp_server):
-    first = send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123")
-    second = send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123")
+    first = send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123", payment=payment)
+    second = send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123", payment=payment)
     assert first.pk == second.pk
     assert Email.objects.count() == 1
     email_deliver_due()
-    send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123")
+    send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123", payment=payment)
     assert email_deliver_due() == {}
     assert len(smtp_server.messages) == 1
 
 
 @pytest.mark.parametrize("address", ["", "not-an-address"])
-def test_a_payment_without_a_valid_address_gets_no_receipt(address, read_audit, django_capture_on_commit_callbacks):
+def test_a_payment_without_a_valid_address_gets_no_receipt(
+    address, payment, read_audit, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        assert send_payment_receipt(address, Decimal("1"), "usd", "pi_123") is None
+        assert send_payment_receipt(address, Decimal("1"), "usd", "pi_123", payment=payment) is None
     assert Email.objects.count() == 0
     [line] = read_audit("emails")
     assert (line["event"], line["payment"], line["reason"]) == ("receipt_skipped", "pi_123", "no valid email address")
 
 
 def test_receipt_values_are_escaped_in_the_html(smtp_server):
-    send_payment_receipt("ann@example.com", Decimal("1"), "usd", "pi_<b>")
+    payment = Payment.objects.create(provider_id="pi_<b>", email="ann@example.com", amount=Decimal("1"))
+    send_payment_receipt("ann@example.com", Decimal("1"), "usd", "pi_<b>", payment=payment)
     email_deliver_due()
     html = smtp_server.messages[0]["message"].get_body(("html",)).get_content()
     assert "pi_&lt;b&gt;" in html and "pi_<b>" not in html

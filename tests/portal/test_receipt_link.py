@@ -24,6 +24,7 @@ def test_a_receipt_links_to_the_portal_of_its_customer(client):
 
 
 def test_a_repeated_receipt_request_issues_no_second_link():
-    send_payment_receipt(CUSTOMER, Decimal("1"), "usd", "pi_1")
-    send_payment_receipt(CUSTOMER, Decimal("1"), "usd", "pi_1")
+    payment = make_payment("pi_1")
+    send_payment_receipt(CUSTOMER, Decimal("1"), "usd", "pi_1", payment=payment)
+    send_payment_receipt(CUSTOMER, Decimal("1"), "usd", "pi_1", payment=payment)
     assert PortalLink.objects.count() == 1

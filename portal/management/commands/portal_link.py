@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from echopilot.errors import validation_error_body
+from portal.links import DEFAULT_EXPIRY_HOURS
 from portal.serializers import LinkInput
 from portal.services import portal_link_create
 
@@ -13,7 +14,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--email", required=True, help="The customer's email address.")
-        parser.add_argument("--hours", type=int, default=24, help="How long the link works (default 24).")
+        parser.add_argument(
+            "--hours",
+            type=int,
+            default=DEFAULT_EXPIRY_HOURS,
+            help=f"How long the link works (default {DEFAULT_EXPIRY_HOURS}).",
+        )
 
     def handle(self, *args, email, hours, **options):
         data = LinkInput(data={"email": email, "expiry_hours": hours})
