@@ -12,6 +12,7 @@ from django.db import connection
 
 from fraud.models import FraudCheck, ListEntry
 from fraud.rules import email_domain
+from payments.rules import CENT
 
 VELOCITY_WINDOW = timedelta(hours=1)
 DAILY_WINDOW = timedelta(hours=24)
@@ -42,7 +43,6 @@ SELECT
   (SELECT id FROM payments_payment WHERE provider_id = %s)
 """
 
-_CENT = Decimal("0.01")
 _KIND_ORDER = {ListEntry.Kind.EMAIL: 0, ListEntry.Kind.CARD: 1, ListEntry.Kind.DOMAIN: 2}
 
 
@@ -121,7 +121,7 @@ def locked_facts(
     for action, kind in sorted(pairs, key=lambda pair: _KIND_ORDER[pair[1]]):
         hits[action] = hits[action] or kind
     # PostgreSQL sums numeric exactly; SQLite stores decimals as REAL, exact to the cent at these magnitudes.
-    daily_total = Decimal(str(daily or 0)).quantize(_CENT)
+    daily_total = Decimal(str(daily or 0)).quantize(CENT)
     return StoredFacts(recent, daily_total, hits["allow"], hits["block"], replay_of, payment_pk)
 
 

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from fraud.models import FraudReview
 from payments.models import Payment
-from payments.rules import normalize_email
+from payments.rules import CURRENCY_CODE, normalize_email
 
 MAX_AMOUNT = Decimal("100000000.00")  # anything above is a caller's bug, not a payment
 
@@ -36,7 +36,7 @@ class CheckInput(serializers.Serializer):
 
     def validate_currency(self, value):
         value = value.strip().lower()
-        if not re.fullmatch(r"[a-z]{3}", value):
+        if not CURRENCY_CODE.fullmatch(value):
             raise serializers.ValidationError("Must be a three-letter ISO 4217 code, e.g. usd.")
         return value
 

@@ -15,9 +15,9 @@ from notifications.models import Email, Status
 from observability.models import Alert, Silence, Snapshot
 from observability.rules import Kpi, rate
 from payments.models import Payment, WebhookEvent
+from payments.rules import CENT
 
 FINISHED = [Payment.Status.SUCCEEDED, Payment.Status.REFUNDED, Payment.Status.FAILED]
-CENT = Decimal("0.01")
 
 
 def count_by(queryset, field: str) -> dict:

@@ -1,10 +1,12 @@
 """Pure rules of the ledger: status precedence, money from minor units, email form."""
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from payments.models import Payment
 
 CENT = Decimal("0.01")
+CURRENCY_CODE = re.compile(r"[a-z]{3}")  # a lowercase ISO 4217 code
 
 _RANK = {
     Payment.Status.PENDING: 0,

@@ -11,7 +11,6 @@ second one records the event as ``failed``; a redelivery processes it again.
 import hashlib
 import json
 import logging
-import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,13 +25,12 @@ from echopilot.errors import ApiError
 from echopilot.parsers import reject_json_constant
 from notifications.services import send_payment_receipt
 from payments.models import Payment, WebhookEvent
-from payments.rules import amount_from_minor, normalize_email, status_advances
+from payments.rules import CURRENCY_CODE, amount_from_minor, normalize_email, status_advances
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 DUPLICATE = "duplicate"
-_CURRENCY = re.compile(r"[a-z]{3}")
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def _facts(*, provider_id, status: str, minor, obj: dict, charge: dict | None, e
     if not isinstance(provider_id, str) or not 0 < len(provider_id) <= 255:
         raise ValueError(f"invalid payment id {provider_id!r}")
     currency = str(obj.get("currency") or "usd").lower()
-    if not _CURRENCY.fullmatch(currency):
+    if not CURRENCY_CODE.fullmatch(currency):
         raise ValueError(f"invalid currency {currency!r}")
     card = ((charge or {}).get("payment_method_details") or {}).get("card") or {}
     funding = card.get("funding")
