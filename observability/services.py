@@ -5,10 +5,9 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django_q.models import Failure, Success
@@ -16,13 +15,15 @@ from django_q.models import Failure, Success
 from echopilot.audit import audit_event, audit_failure_count, utc_iso, write_latest
 from echopilot.health import check_cache
 from echopilot.models import Heartbeat
-from notifications.models import Kind
+from fraud.models import FraudCheck
+from notifications.models import Email, Kind
 from notifications.rules import normalize_address
 from notifications.services import email_send, email_sweep, notify, telegram_sweep
 from observability import logfiles, rules, selectors, system
 from observability.models import Alert, EvaluationLock, Snapshot
 from payments.models import WebhookEvent
 from payments.services import webhook_event_reprocess
+from portal.models import PortalLink
 
 WEEKLY_AUDIT_KEY = "observability:weekly_audit"
 
@@ -308,7 +309,7 @@ class AuditStream:
     """Rows of one model against the ids its audit stream logs."""
 
     name: str
-    model: str  # app_label.ModelName
+    model: type[models.Model]
     id_field: str
     time_field: str
     stream: str
@@ -317,11 +318,11 @@ class AuditStream:
 
 
 AUDIT_STREAMS = (
-    AuditStream("fraud_checks", "fraud.FraudCheck", "check_id", "created_at", "fraud_guard", ("check_id",)),
-    AuditStream("emails", "notifications.Email", "public_id", "created_at", "emails", ("id",)),
+    AuditStream("fraud_checks", FraudCheck, "check_id", "created_at", "fraud_guard", ("check_id",)),
+    AuditStream("emails", Email, "public_id", "created_at", "emails", ("id",)),
     AuditStream(
         "webhook_events",
-        "payments.WebhookEvent",
+        WebhookEvent,
         "event_id",
         "received_at",
         "payments",
@@ -330,31 +331,19 @@ AUDIT_STREAMS = (
     ),
     AuditStream(
         "rejected_webhooks",
-        "payments.WebhookEvent",
+        WebhookEvent,
         "pk",
         "received_at",
         "payments",
         ("webhook",),
         exclude={"status__in": [s for s in WebhookEvent.Status.values if s != WebhookEvent.Status.REJECTED]},
     ),
-    AuditStream("portal_links", "portal.PortalLink", "public_id", "created_at", "portal_links", ("link",)),
+    AuditStream("portal_links", PortalLink, "public_id", "created_at", "portal_links", ("link",)),
 )
 
 
-def _model(dotted: str, fields: tuple[str, ...]):
-    """The model, or None when it (or one of the fields) does not exist yet (the portal is built concurrently)."""
-    try:
-        model = apps.get_model(dotted)
-    except LookupError:
-        return None
-    names = {f.name for f in model._meta.get_fields()} | {"pk"}
-    return model if set(fields) <= names else None
-
-
-def _audit_one(spec: AuditStream, *, since: datetime, until: datetime, max_examples: int) -> dict | None:
-    model = _model(spec.model, (spec.id_field, spec.time_field))
-    if model is None:
-        return None
+def _audit_one(spec: AuditStream, *, since: datetime, until: datetime, max_examples: int) -> dict:
+    model = spec.model
     rows = model.objects.filter(**{f"{spec.time_field}__gte": since, f"{spec.time_field}__lt": until})
     rows = rows.exclude(**spec.exclude) if spec.exclude else rows
     in_db = {str(value) for value in rows.values_list(spec.id_field, flat=True)}
@@ -395,13 +384,13 @@ def weekly_audit(*, now: datetime | None = None, max_examples: int = 20) -> dict
     """For the past week: every row has its NDJSON line and every line its row. Discrepancies warn in health."""
     now = now or timezone.now()
     since = now - timedelta(days=7)
-    result = {"since": utc_iso(since), "until": utc_iso(now), "streams": {}, "skipped": []}
-    for spec in AUDIT_STREAMS:
-        found = _audit_one(spec, since=since, until=now, max_examples=max_examples)
-        if found is None:
-            result["skipped"].append(spec.name)
-        else:
-            result["streams"][spec.name] = found
+    result = {
+        "since": utc_iso(since),
+        "until": utc_iso(now),
+        "streams": {
+            spec.name: _audit_one(spec, since=since, until=now, max_examples=max_examples) for spec in AUDIT_STREAMS
+        },
+    }
     result["discrepancies"] = sum(s["missing_in_log"] + s["missing_in_db"] for s in result["streams"].values())
     cache.set(WEEKLY_AUDIT_KEY, result, timeout=8 * 86400)
     audit_event("observability", "weekly_audit", **result)

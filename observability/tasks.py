@@ -18,7 +18,7 @@ def daily_report() -> str:
 
 def weekly_audit() -> str:
     result = services.weekly_audit()
-    return f"weekly audit: {result['discrepancies']} discrepancies, skipped {result['skipped'] or 'nothing'}"
+    return f"weekly audit: {result['discrepancies']} discrepancies"
 
 
 def self_heal() -> str:
