@@ -1,5 +1,4 @@
 import pytest
-from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -10,50 +9,48 @@ from tests.payments.factories import make_payment
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(client):
-    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
-    return client
-
-
-def test_payment_list_filters_and_searches(staff):
+def test_payment_list_filters_and_searches(admin_client):
     make_payment("pi_123", email="ada@example.com")
     make_payment("pi_456", email="grace@example.org", status="refunded", card_type="prepaid")
-    response = staff.get("/admin/payments/payment/", {"status__exact": "refunded", "card_type__exact": "prepaid"})
+    response = admin_client.get(
+        "/admin/payments/payment/", {"status__exact": "refunded", "card_type__exact": "prepaid"}
+    )
     assert response.status_code == 200
     assert "pi_456" in response.text and "pi_123" not in response.text
-    response = staff.get("/admin/payments/payment/", {"q": "Ada@Example.com"})
+    response = admin_client.get("/admin/payments/payment/", {"q": "Ada@Example.com"})
     assert "pi_123" in response.text and "pi_456" not in response.text
-    response = staff.get("/admin/payments/payment/", {"q": "pi_456"})
+    response = admin_client.get("/admin/payments/payment/", {"q": "pi_456"})
     assert "pi_456" in response.text and "pi_123" not in response.text
 
 
-def test_payment_amounts_are_read_only(staff):
+def test_payment_amounts_are_read_only(admin_client):
     payment = make_payment("pi_123")
-    response = staff.get(f"/admin/payments/payment/{payment.pk}/change/")
+    response = admin_client.get(f"/admin/payments/payment/{payment.pk}/change/")
     assert response.status_code == 200
     assert 'name="amount"' not in response.text
     assert 'name="email"' in response.text
 
 
-def test_webhook_events_are_read_only(staff):
+def test_webhook_events_are_read_only(admin_client):
     webhook = WebhookEvent.objects.create(event_id="evt_1", type="charge.refunded", status="processed", payload={})
-    response = staff.get(f"/admin/payments/webhookevent/{webhook.pk}/change/")
+    response = admin_client.get(f"/admin/payments/webhookevent/{webhook.pk}/change/")
     assert response.status_code == 200
     assert 'name="status"' not in response.text
-    assert staff.get("/admin/payments/webhookevent/add/").status_code == 403
-    response = staff.get("/admin/payments/webhookevent/", {"status__exact": "processed", "type": "charge.refunded"})
+    assert admin_client.get("/admin/payments/webhookevent/add/").status_code == 403
+    response = admin_client.get(
+        "/admin/payments/webhookevent/", {"status__exact": "processed", "type": "charge.refunded"}
+    )
     assert "evt_1" in response.text
 
 
-def test_the_reprocess_action_processes_failed_events_only(staff):
+def test_the_reprocess_action_processes_failed_events_only(admin_client):
     failed = WebhookEvent.objects.create(
         event_id="evt_ok", type="payment_intent.succeeded", payload=se.succeeded(), status="failed", attempts=1
     )
     processed = WebhookEvent.objects.create(
         event_id="evt_fail", type="payment_intent.payment_failed", payload=se.failed(), status="processed", attempts=1
     )
-    response = staff.post(
+    response = admin_client.post(
         "/admin/payments/webhookevent/",
         {"action": "reprocess", "_selected_action": [failed.pk, processed.pk]},
         follow=True,
@@ -64,7 +61,7 @@ def test_the_reprocess_action_processes_failed_events_only(staff):
     assert (failed.status, failed.attempts) == ("processed", 2)
 
 
-def test_an_edited_email_is_stored_lowercase_and_trimmed(staff):
+def test_an_edited_email_is_stored_lowercase_and_trimmed(admin_client):
     payment = make_payment("pi_123")
     form = {
         "email": " Grace@Example.ORG ",
@@ -74,17 +71,17 @@ def test_an_edited_email_is_stored_lowercase_and_trimmed(staff):
         "failure_code": "",
         "failure_message": "",
     }
-    response = staff.post(f"/admin/payments/payment/{payment.pk}/change/", form)
+    response = admin_client.post(f"/admin/payments/payment/{payment.pk}/change/", form)
     assert response.status_code == 302
     payment.refresh_from_db()
     assert (payment.email, payment.card_type) == ("grace@example.org", "debit")
 
 
-def test_payment_search_is_exact_and_skips_the_full_count(staff):
+def test_payment_search_is_exact_and_skips_the_full_count(admin_client):
     make_payment("pi_plus", email="a+b@x.com")
     make_payment("pi_other", email="ab@x.com")
     with CaptureQueriesContext(connection) as queries:
-        response = staff.get("/admin/payments/payment/?q=A%2Bb%40x.com")
+        response = admin_client.get("/admin/payments/payment/?q=A%2Bb%40x.com")
     assert "pi_plus" in response.text and "pi_other" not in response.text
     assert all("WHERE" in q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"])
-    assert "pi_plus" not in staff.get("/admin/payments/payment/", {"q": "a+b"}).text
+    assert "pi_plus" not in admin_client.get("/admin/payments/payment/", {"q": "a+b"}).text

@@ -1,18 +1,11 @@
 """The admin: its title and API keys shown once."""
 
 import pytest
-from django.contrib.auth.models import User
 
 from echopilot.keys import hash_key
 from echopilot.models import ApiKey
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator(client):
-    client.force_login(User.objects.create_superuser("op", "op@example.com", "pw"))
-    return client
 
 
 def test_the_admin_is_titled_echopilot_ops(client):
@@ -21,21 +14,21 @@ def test_the_admin_is_titled_echopilot_ops(client):
     assert "EchoPilot Ops" in response.content.decode()
 
 
-def test_creating_a_key_shows_it_once_and_stores_only_its_hash(operator, anon):
-    response = operator.post("/admin/echopilot/apikey/add/", {"name": "billing"})
+def test_creating_a_key_shows_it_once_and_stores_only_its_hash(admin_client, anon):
+    response = admin_client.post("/admin/echopilot/apikey/add/", {"name": "billing"})
     assert response.status_code == 200
     raw = response.context["raw_key"]
     assert raw.startswith("ep_") and raw in response.content.decode()
     key = ApiKey.objects.get(name="billing")
     assert key.key_hash == hash_key(raw)
-    assert key.created_by.username == "op"
-    assert raw not in operator.get(f"/admin/echopilot/apikey/{key.pk}/change/").content.decode()
+    assert key.created_by.username == "admin"
+    assert raw not in admin_client.get(f"/admin/echopilot/apikey/{key.pk}/change/").content.decode()
     assert anon.get("/api/whoami", HTTP_X_DASH_KEY=raw).status_code == 200
 
 
-def test_the_revoke_action_stops_a_key(operator, anon):
-    operator.post("/admin/echopilot/apikey/add/", {"name": "old"})
+def test_the_revoke_action_stops_a_key(admin_client, anon):
+    admin_client.post("/admin/echopilot/apikey/add/", {"name": "old"})
     key = ApiKey.objects.get(name="old")
-    operator.post("/admin/echopilot/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+    admin_client.post("/admin/echopilot/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
     key.refresh_from_db()
     assert key.revoked_at is not None

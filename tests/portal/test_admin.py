@@ -1,7 +1,6 @@
 """The PortalLink admin: read-only, filterable, searchable, with revoke actions."""
 
 import pytest
-from django.contrib.auth.models import User
 
 from portal.models import PortalLink, PortalRevocation
 from tests.portal.conftest import CUSTOMER
@@ -11,44 +10,38 @@ pytestmark = pytest.mark.django_db
 URL = "/admin/portal/portallink/"
 
 
-@pytest.fixture
-def staff(client):
-    client.force_login(User.objects.create_superuser("ops", password="pw"))
-    return client
-
-
-def test_the_list_filters_and_searches(staff, issue):
+def test_the_list_filters_and_searches(admin_client, issue):
     link, _ = issue()
     issue("bob@example.com")
-    assert staff.get(URL).status_code == 200
-    found = staff.get(URL, {"q": link.public_id}).content.decode()
+    assert admin_client.get(URL).status_code == 200
+    found = admin_client.get(URL, {"q": link.public_id}).content.decode()
     assert link.public_id in found and "bob@example.com" not in found
-    assert "bob@example.com" in staff.get(URL, {"q": "bob@"}).content.decode()
-    assert link.public_id not in staff.get(URL, {"revoked": "yes"}).content.decode()
-    assert link.public_id in staff.get(URL, {"revoked": "no"}).content.decode()
+    assert "bob@example.com" in admin_client.get(URL, {"q": "bob@"}).content.decode()
+    assert link.public_id not in admin_client.get(URL, {"revoked": "yes"}).content.decode()
+    assert link.public_id in admin_client.get(URL, {"revoked": "no"}).content.decode()
 
 
-def test_a_link_is_read_only_and_never_shows_its_signature_hash(staff, issue):
+def test_a_link_is_read_only_and_never_shows_its_signature_hash(admin_client, issue):
     link, _ = issue()
-    page = staff.get(f"{URL}{link.pk}/change/").content.decode()
+    page = admin_client.get(f"{URL}{link.pk}/change/").content.decode()
     assert link.public_id in page and link.sig_hash not in page
-    assert staff.get(f"{URL}add/").status_code == 403
-    assert staff.get(f"{URL}{link.pk}/delete/").status_code == 403
+    assert admin_client.get(f"{URL}add/").status_code == 403
+    assert admin_client.get(f"{URL}{link.pk}/delete/").status_code == 403
 
 
-def test_revoke_selected_revokes_those_links(staff, issue):
+def test_revoke_selected_revokes_those_links(admin_client, issue):
     link, _ = issue()
     other, _ = issue()
-    response = staff.post(URL, {"action": "revoke_selected", "_selected_action": [link.pk]}, follow=True)
+    response = admin_client.post(URL, {"action": "revoke_selected", "_selected_action": [link.pk]}, follow=True)
     assert "Revoked 1 link(s)." in response.content.decode()
     assert list(PortalLink.objects.filter(revoked_at__isnull=False)) == [link]
 
 
-def test_revoke_emails_revokes_every_link_of_those_emails(staff, issue):
+def test_revoke_emails_revokes_every_link_of_those_emails(admin_client, issue):
     link, _ = issue()
     issue()
     bob, _ = issue("bob@example.com")
-    response = staff.post(URL, {"action": "revoke_emails", "_selected_action": [link.pk]}, follow=True)
+    response = admin_client.post(URL, {"action": "revoke_emails", "_selected_action": [link.pk]}, follow=True)
     assert "Revoked 2 link(s) of 1 email(s)." in response.content.decode()
     assert list(PortalLink.objects.filter(revoked_at__isnull=True)) == [bob]
     assert PortalRevocation.objects.get().email == CUSTOMER
