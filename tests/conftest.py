@@ -30,6 +30,18 @@ def api():
 
 
 @pytest.fixture
+def cache_down(settings):
+    """The cache is a Redis that nothing answers on."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5},
+        }
+    }
+
+
+@pytest.fixture
 def anon():
     return APIClient()
 

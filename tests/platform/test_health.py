@@ -22,14 +22,7 @@ def test_readyz_is_ok_when_everything_is_reachable(client):
 
 
 @pytest.mark.django_db
-def test_readyz_names_an_unreachable_cache(client, settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"socket_connect_timeout": 0.5},
-        }
-    }
+def test_readyz_names_an_unreachable_cache(client, cache_down):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert set(response.json()["failed"]) == {"cache"}

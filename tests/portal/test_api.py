@@ -93,14 +93,7 @@ def test_the_limit_is_per_clock_hour():
     portal_link_request(email=CUSTOMER, created_by="test", now=now + timedelta(seconds=30))
 
 
-def test_it_refuses_to_issue_links_when_the_rate_limiter_is_down(api, settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"socket_connect_timeout": 0.5},
-        }
-    }
+def test_it_refuses_to_issue_links_when_the_rate_limiter_is_down(api, cache_down):
     response = create(api, email=CUSTOMER)
     assert response.status_code == 503 and response.json()["error"] == "service_unavailable"
     assert response["Retry-After"] == "5"
