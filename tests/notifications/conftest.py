@@ -1,7 +1,6 @@
 """Real stand-ins for the outside world: an SMTP server (aiosmtpd) and a Telegram Bot API (http.server)."""
 
 import json
-import socket
 import ssl
 import subprocess
 import threading
@@ -12,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.faults.processes import free_port
+
 BOT_TOKEN = "123456:SECRET-bot-token"
 CHAT_ID = "-100777"
 
@@ -20,12 +21,6 @@ CHAT_ID = "-100777"
 def on_commit(django_capture_on_commit_callbacks):
     """Run on-commit callbacks (audit lines, enqueues) inside a test's transaction."""
     return django_capture_on_commit_callbacks
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Recorder:
