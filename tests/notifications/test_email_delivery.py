@@ -117,21 +117,21 @@ def test_when_the_server_cannot_be_reached_one_email_tries_and_the_rest_wait(smt
 
 
 @pytest.mark.parametrize(
-    "refuse",
+    ("refuse", "code"),
     [
-        lambda handler: handler.refused.update({"ann@example.com": "550 5.1.1 no such user"}),
-        lambda handler: handler.data_replies.append("554 5.7.1 rejected as spam"),
+        (lambda handler: handler.refused.update({"ann@example.com": "550 5.1.1 no such user"}), "5.1.1"),
+        (lambda handler: handler.data_replies.append("554 5.7.1 rejected as spam"), "5.7.1"),
     ],
     ids=["550-recipient", "554-data"],
 )
-def test_a_5xx_reply_fails_at_once(smtp_server, refuse, read_audit, on_commit):
+def test_a_5xx_reply_fails_at_once(smtp_server, refuse, code, read_audit, on_commit):
     refuse(smtp_server.handler)
     email = make_email()
     with on_commit(execute=True):
         assert email_deliver_due() == {"failed": 1}
     email.refresh_from_db()
     assert (email.status, email.attempts, email.error_type) == (Status.FAILED, 1, "permanent")
-    assert "5.1.1" in email.last_error or "5.7.1" in email.last_error
+    assert code in email.last_error
     assert read_audit("emails")[-1]["event"] == "failed"
     assert read_audit("emails")[-1]["error"] == email.last_error
 
@@ -144,9 +144,9 @@ def test_a_451_reply_retries_with_growing_delays_then_delivers(smtp_server):
         started = timezone.now()
         assert email_deliver_due() == {"retry": 1}
         email.refresh_from_db()
-        delays.append(round((email.next_attempt_at - started).total_seconds()))
+        delays.append((email.next_attempt_at - started).total_seconds())  # the delay, plus the attempt's own time
         make_due(email)
-    assert delays == [30, 60]
+    assert 30 <= delays[0] < 35 and 60 <= delays[1] < 65, delays
     assert "451" in email.last_error
     assert email_deliver_due() == {"sent": 1}
     assert len(smtp_server.messages) == 1
