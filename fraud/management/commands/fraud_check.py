@@ -32,7 +32,11 @@ class Command(BaseCommand):
         parser.add_argument("--card-type", default="unknown")
         parser.add_argument("--currency", default="usd")
         parser.add_argument("--card-fingerprint", default="")
-        parser.add_argument("--demo", action="store_true", help="Evaluate the original's example cases (and the daily limit) without recording anything.")
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="Evaluate the original's example cases (and the daily limit) without recording anything.",
+        )
 
     def handle(self, *args, **options):
         if options["demo"]:
