@@ -3,7 +3,8 @@
 Everything comes from environment variables (and a ``.env`` file when present,
 whose values never override the real environment). Every variable is listed in
 ``.env.example`` with its default. Bad values stop start-up with
-``ImproperlyConfigured`` naming the variable (see ``echopilot/env.py``).
+``ImproperlyConfigured`` naming the variable (see ``echopilot/env.py``), which
+``manage.py`` and ``wsgi.py`` print as one line instead of a traceback.
 """
 
 import ipaddress
