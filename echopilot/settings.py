@@ -3,13 +3,16 @@
 Everything comes from environment variables (and a ``.env`` file when present,
 whose values never override the real environment). Every variable is listed in
 ``.env.example`` with its default. Bad values stop start-up with
-``ImproperlyConfigured`` naming the variable (see ``echopilot/env.py``).
+``ImproperlyConfigured`` naming the variable (see ``echopilot/env.py``), which
+``manage.py`` and ``wsgi.py`` print as one line instead of a traceback.
 """
 
+import ipaddress
 import os
 import secrets
 import socket
 import sys
+import warnings
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,9 +26,11 @@ from echopilot.env import (
     env_decimal,
     env_emails,
     env_float,
+    env_host,
     env_int,
     env_list,
     env_str,
+    env_timezone,
     env_url,
 )
 
@@ -66,21 +71,36 @@ SECRET_KEY_FALLBACKS = env_list("SESSION_SECRET_FALLBACKS")
 # Keys accepted in the X-Dash-Key header; several may be listed for rotation.
 DASHBOARD_KEYS = env_list("DASHBOARD_KEY")
 
-PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip("/")
+# Where `make run` binds gunicorn.
+HOST = env_host("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+
+
+def _url_host(host: str) -> str:
+    """How a URL names ``host``: a bind-all address becomes loopback, IPv6 goes in brackets."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.is_unspecified:
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+# Default: the address `make run` binds, so setting PORT alone keeps links and the self-probe right.
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", f"http://{_url_host(HOST)}:{PORT}", schemes=("http", "https")).rstrip("/")
 _public = urlsplit(PUBLIC_BASE_URL)
 PUBLIC_BASE_IS_HTTPS = _public.scheme == "https"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
-if _public.hostname and _public.hostname not in ALLOWED_HOSTS:
-    ALLOWED_HOSTS.append(_public.hostname)
+_public_host = _url_host(_public.hostname)  # Django compares IPv6 hosts with their brackets
+if _public_host not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(_public_host)
 CSRF_TRUSTED_ORIGINS = [f"{_public.scheme}://{_public.netloc}"]
-
-HOST = env_str("HOST", "127.0.0.1")
-PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1)
 NODE_NAME = env_str("NODE_NAME", socket.gethostname())
 
-TIME_ZONE = env_str("TIME_ZONE", "UTC")
+TIME_ZONE = env_timezone("TIME_ZONE", "UTC")
 USE_TZ = True
 USE_I18N = True
 LANGUAGE_CODE = "en-us"
@@ -147,8 +167,12 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'echopilot.sqlite3'}")
+if urlsplit(DATABASE_URL).scheme not in ("sqlite", "postgres", "postgresql"):
+    raise ImproperlyConfigured("DATABASE_URL must start with sqlite:/// or postgres://.")
 try:
-    _db = environ.Env.db_url_config(DATABASE_URL)
+    with warnings.catch_warnings():  # django-environ warns on stderr besides raising; the error says it all
+        warnings.simplefilter("ignore")
+        _db = environ.Env.db_url_config(DATABASE_URL)
 except Exception as exc:  # django-environ raises several types for bad URLs
     raise ImproperlyConfigured(f"DATABASE_URL could not be parsed: {exc}") from None
 if _db["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
@@ -159,8 +183,15 @@ DB_IS_SQLITE = _db["ENGINE"] == "django.db.backends.sqlite3"
 SQLITE_BUSY_TIMEOUT = env_int("SQLITE_BUSY_TIMEOUT", 20, minimum=1)
 
 if DB_IS_SQLITE:
+    if _db["NAME"] in ("", ":memory:"):  # processes share nothing in memory: the web server and the queue need a file
+        raise ImproperlyConfigured("DATABASE_URL names no SQLite file; e.g. sqlite:///var/echopilot.sqlite3.")
     _db["NAME"] = str(_project_path(_db["NAME"]))
-    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL: cannot create the directory of {_db['NAME']} ({exc.strerror or exc})."
+        ) from None
     _db["OPTIONS"] = {
         # BEGIN IMMEDIATE takes the write lock at the start of every transaction,
         # so two writers queue on the busy timeout instead of failing with
@@ -345,7 +376,7 @@ GUARD_MAX_PER_HOUR = env_int("GUARD_MAX_PER_HOUR", 5, minimum=1)
 # Allowed + review amount per email and currency per rolling 24 hours.
 GUARD_MAX_AMOUNT_DAY = env_decimal("GUARD_MAX_AMOUNT_DAY", "10000", minimum=Decimal("0"))
 # Emails always allowed (comma-separated, case-insensitive).
-GUARD_EMAIL_ALLOW = [email.lower() for email in env_list("GUARD_EMAIL_ALLOW")]
+GUARD_EMAIL_ALLOW = [email.lower() for email in env_emails("GUARD_EMAIL_ALLOW")]
 # Amounts above this go to manual review.
 GUARD_REVIEW_AMOUNT = env_decimal("GUARD_REVIEW_AMOUNT", "5000", minimum=Decimal("0"))
 

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 
 from observability import selectors, svg
@@ -26,6 +27,28 @@ def _stacked(table: dict, axis: list[datetime], order: list[str]) -> dict[str, l
     names = [name for name in order if any(name in row for row in table.values())]
     names += sorted({name for row in table.values() for name in row} - set(names))
     return {name: [float(table.get(moment, {}).get(name, 0)) for moment in axis] for name in names}
+
+
+def _governance(snapshot: dict | None) -> dict | None:
+    """The snapshot's governance KPIs laid out for the page (snapshots from before a field existed lack it)."""
+    governance = (snapshot or {}).get("governance")
+    if not governance:
+        return None
+    until = governance.get("warming_up_until")
+    return {
+        "warming_up_until": parse_datetime(until) if until else None,
+        "kpis": [
+            {
+                "name": name.replace("_", " "),
+                "value": kpi.get("value"),
+                "bound": ("≥\u00a0" if kpi.get("direction") == "min" else "≤\u00a0") + f"{kpi.get('target'):g}%",
+                "status": kpi.get("status", ""),
+                "label": kpi.get("status", "").replace("_", " "),
+                "note": kpi.get("note"),
+            }
+            for name, kpi in governance.get("kpis", {}).items()
+        ],
+    }
 
 
 def context(*, period: str, now: datetime) -> dict:
@@ -88,6 +111,7 @@ def context(*, period: str, now: datetime) -> dict:
         "period": period,
         "now": now,
         "snapshot": latest.data if latest else None,
+        "governance": _governance(latest.data if latest else None),
         "firing": selectors.firing_alerts(),
         "charts": [mark_safe(chart) for chart in charts],  # noqa: S308 - svg escapes every text it draws
     }

@@ -1,8 +1,10 @@
 """Pure rules: alert thresholds, the notification policy, KPIs and health. No database, no clock."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from echopilot.audit import utc_iso
 
 CRITICAL = "critical"
 WARNING = "warning"
@@ -100,16 +102,23 @@ OK = "ok"
 AT_RISK = "at_risk"
 FAILING = "failing"
 NO_DATA = "no_data"
+WARMING_UP = "warming_up"
 
 
 @dataclass(frozen=True)
 class Kpi:
+    """One KPI measured over a window. ``warming_up_until`` is set while the service has not yet run a full
+    window: until then the figure covers only part of it, so it is reported but not judged."""
+
     name: str
     value: float | None  # percent
     target: float
     higher_is_better: bool = True
+    warming_up_until: datetime | None = None
 
     def status(self, margin: float) -> str:
+        if self.warming_up_until is not None:
+            return WARMING_UP
         if self.value is None:
             return NO_DATA
         gap = self.value - self.target if self.higher_is_better else self.target - self.value
@@ -122,22 +131,40 @@ def rate(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 2) if whole else None
 
 
+def _warming_up_note(kpi: Kpi) -> str | None:
+    if kpi.warming_up_until is None:
+        return None
+    return (
+        "warming up: the service has not yet run a full window, so this figure covers only part of it "
+        f"and is judged from {kpi.warming_up_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+
+
 def governance(kpis: list[Kpi], *, margin: float) -> dict:
-    """``healthy``, ``at_risk`` or ``failing``, naming the KPIs that are not OK."""
+    """``failing``, ``at_risk``, ``warming_up`` or ``healthy``, naming the KPIs that are not OK.
+
+    A warming-up KPI is never failing or at risk; governance warms up while any KPI does and none fails.
+    """
     statuses = {kpi.name: kpi.status(margin) for kpi in kpis}
     failing = sorted(name for name, status in statuses.items() if status == FAILING)
     at_risk = sorted(name for name, status in statuses.items() if status == AT_RISK)
-    status = "failing" if failing else "at_risk" if at_risk else "healthy"
+    warming = [kpi for kpi in kpis if statuses[kpi.name] == WARMING_UP]
+    status = "failing" if failing else "at_risk" if at_risk else WARMING_UP if warming else "healthy"
+    until = max((kpi.warming_up_until for kpi in warming), default=None)
     return {
         "status": status,
         "failing": failing,
         "at_risk": at_risk,
+        "warming_up": sorted(kpi.name for kpi in warming),
+        "warming_up_until": None if until is None else utc_iso(until),
         "kpis": {
             kpi.name: {
                 "value": kpi.value,
                 "target": kpi.target,
                 "direction": "min" if kpi.higher_is_better else "max",
                 "status": statuses[kpi.name],
+                "warming_up_until": None if kpi.warming_up_until is None else utc_iso(kpi.warming_up_until),
+                "note": _warming_up_note(kpi),
             }
             for kpi in kpis
         },
@@ -195,7 +222,10 @@ def ops_warnings(
 
 
 def overall(*, warnings: list[str], api_healthy: bool, critical_firing: bool, governance_status: str) -> str:
-    """``critical`` when the API is down, a critical alert fires or governance fails; ``degraded`` on any warning."""
+    """``critical`` when the API is down, a critical alert fires or governance fails; ``degraded`` on any warning.
+
+    Governance ``warming_up`` (a fresh install) is neither: it is shown, not judged.
+    """
     if not api_healthy or critical_firing or governance_status == "failing":
         return "critical"
     return "degraded" if warnings else "healthy"

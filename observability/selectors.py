@@ -4,7 +4,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django_q.brokers import get_broker
 from django_q.models import Failure
@@ -105,9 +106,34 @@ def scheduler_state(*, now: datetime) -> dict:
     }
 
 
+KPI_WINDOW = timedelta(hours=24)
+
+
+def service_installed_at() -> datetime | None:
+    """When this installation began: the time its first migration was applied.
+
+    This is how the KPIs know whether the service has run a full window yet. It
+    is kept for the life of the database and is the same on every node, and
+    ``make run`` migrates right before it starts serving. The first heartbeat
+    would say when the scheduler first ran, but heartbeats are deleted after
+    ``HEARTBEAT_RETENTION_HOURS`` (1 hour at the least), so a service could look
+    new forever.
+    """
+    return MigrationRecorder.Migration.objects.aggregate(first=Min("applied"))["first"]
+
+
 def governance_kpis(*, now: datetime) -> list[Kpi]:
-    """The four KPIs over the past 24 hours, in percent."""
-    since = now - timedelta(hours=24)
+    """The four KPIs over the past 24 hours, in percent.
+
+    Until the service has run a full window every one of them is warming up (see ``rules.Kpi``); scheduler
+    uptime is then measured over the minutes since installation instead of a full day, so it reads as the
+    uptime so far rather than near 0%.
+    """
+    since = now - KPI_WINDOW
+    installed = service_installed_at()
+    warming_up_until = installed + KPI_WINDOW if installed is not None and now < installed + KPI_WINDOW else None
+    window_start = max(since, installed) if warming_up_until else since
+    window_minutes = max(1, min(1440, int((now - window_start).total_seconds() // 60)))
     failed, finished = payment_outcomes(since=since)
     fraud = FraudCheck.objects.filter(created_at__gte=since).aggregate(
         blocked=Count("id", filter=Q(decision="block")), total=Count("id")
@@ -116,21 +142,38 @@ def governance_kpis(*, now: datetime) -> list[Kpi]:
         sent=Count("id", filter=Q(status=Status.SENT)), failed=Count("id", filter=Q(status=Status.FAILED))
     )
     minutes = (
-        Heartbeat.objects.filter(created_at__gte=since, created_at__lt=now)
+        Heartbeat.objects.filter(created_at__gte=window_start, created_at__lt=now)
         .annotate(minute=TruncMinute("created_at"))
         .values("minute")
         .distinct()
         .count()
     )
     return [
-        Kpi("payment_success_rate", rate(finished - failed, finished), settings.KPI_PAYMENT_SUCCESS_TARGET),
-        Kpi("fraud_block_rate", rate(fraud["blocked"], fraud["total"]), settings.KPI_FRAUD_BLOCK_MAX, False),
+        Kpi(
+            "payment_success_rate",
+            rate(finished - failed, finished),
+            settings.KPI_PAYMENT_SUCCESS_TARGET,
+            warming_up_until=warming_up_until,
+        ),
+        Kpi(
+            "fraud_block_rate",
+            rate(fraud["blocked"], fraud["total"]),
+            settings.KPI_FRAUD_BLOCK_MAX,
+            False,
+            warming_up_until=warming_up_until,
+        ),
         Kpi(
             "email_delivery_rate",
             rate(emails["sent"], emails["sent"] + emails["failed"]),
             settings.KPI_EMAIL_DELIVERY_TARGET,
+            warming_up_until=warming_up_until,
         ),
-        Kpi("scheduler_uptime", rate(min(minutes, 1440), 1440), settings.KPI_SCHEDULER_UPTIME_TARGET),
+        Kpi(
+            "scheduler_uptime",
+            rate(min(minutes, window_minutes), window_minutes),
+            settings.KPI_SCHEDULER_UPTIME_TARGET,
+            warming_up_until=warming_up_until,
+        ),
     ]
 
 

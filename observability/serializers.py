@@ -42,7 +42,10 @@ class SchedulerSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
-    governance_status = serializers.ChoiceField(choices=["healthy", "at_risk", "failing"])
+    governance_status = serializers.ChoiceField(
+        choices=["healthy", "warming_up", "at_risk", "failing"],
+        help_text="warming_up: the service has not yet run the KPIs' full 24-hour window (a fresh install).",
+    )
     ops_warnings = serializers.ListField(child=serializers.CharField())
     overall = serializers.ChoiceField(choices=["healthy", "degraded", "critical"])
 
@@ -57,7 +60,12 @@ class SnapshotSerializer(serializers.Serializer):
     db = serializers.DictField()
     scheduler = SchedulerSerializer()
     audit = serializers.DictField()
-    governance = serializers.DictField(help_text="status, failing, at_risk and each KPI with value, target, status.")
+    governance = serializers.DictField(
+        help_text=(
+            "status, failing, at_risk, warming_up (KPI names) and warming_up_until, and each KPI with value, "
+            "target, direction, status (ok, at_risk, failing, no_data, warming_up), warming_up_until and note."
+        )
+    )
     health = HealthSerializer()
 
 

@@ -44,15 +44,33 @@ def test_the_seed_examples_give_the_seed_answers(api):
         assert answer["check_id"].startswith("fc_") and answer["ruleset_version"].startswith("v1-")
 
 
-def test_the_demo_command_prints_the_same_answers(capsys):
+def test_the_demo_command_prints_the_originals_lines_first_and_records_nothing(capsys, read_audit):
     call_command("fraud_check", "--demo")
     assert capsys.readouterr().out.splitlines() == [
-        "alice@example.com: allow - all_checks_passed",
-        "bob@example.com: review - high_amount_requires_review",
-        "carol@example.com: block - velocity_exceeded_10_per_hour",
+        # The original product's quick start, character for character.
+        "test@example.com: allow - all_checks_passed",
+        "suspicious@test.com: block - velocity_exceeded_10_per_hour",
+        "normal@test.com: review - high_amount_requires_review",
         "dave@example.com: block - daily_limit_exceeded_11000.00",
     ]
-    assert not FraudCheck.objects.exists()
+    assert not FraudCheck.objects.exists() and read_audit("fraud_guard") == []
+
+
+def test_the_originals_examples_give_the_same_answers_through_the_api(api):
+    cases = [
+        ({"email": "test@example.com", "amount": "49.99", "card_type": "credit"}, ("allow", "all_checks_passed")),
+        (
+            {"email": "suspicious@test.com", "amount": "100.00", "card_type": "credit", "recent_count": 10},
+            ("block", "velocity_exceeded_10_per_hour"),
+        ),
+        (
+            {"email": "normal@test.com", "amount": "6000.00", "card_type": "debit"},
+            ("review", "high_amount_requires_review"),
+        ),
+    ]
+    for body, expected in cases:
+        answer = api.post("/api/fraud/check", body, format="json").json()
+        assert (answer["decision"], answer["reason"]) == expected
 
 
 def test_the_command_records_a_check(capsys):

@@ -1,11 +1,12 @@
 """The staff dashboard: real charts from seeded rows; anonymous users go to the admin login."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from observability import rules
 from observability.models import Snapshot
 from tests.payments.factories import make_payment
 
@@ -50,6 +51,31 @@ def test_the_dashboard_draws_charts_from_seeded_data(staff_client):
     assert 'src="http' not in html and "<script" not in html.split("<h2>Charts</h2>")[1]  # nothing external
     week = staff_client.get("/dashboard/?range=7d").content.decode()
     assert "Payments per day by status" in week
+
+
+def test_the_dashboard_shows_a_fresh_install_warming_up(staff_client):
+    now = timezone.now()
+    until = datetime(2026, 3, 11, 9, 0, tzinfo=UTC)
+    governance = rules.governance(
+        [
+            rules.Kpi("scheduler_uptime", 100.0, 99.0, warming_up_until=until),
+            rules.Kpi("fraud_block_rate", 50.0, 10.0, False, warming_up_until=until),
+        ],
+        margin=2,
+    )
+    Snapshot.objects.create(
+        taken_at=now,
+        data={"ts_iso": "x", "system": {"cpu_percent": 1.0, "mem_percent": 1.0, "disk_percent": 1.0},
+              "api": {"healthy": True, "latency_sec": 0.01}, "governance": governance,
+              "health": {"overall": "healthy", "governance_status": governance["status"], "ops_warnings": []}},
+    )  # fmt: skip
+    html = staff_client.get("/dashboard/").content.decode()
+    card = html.split("Governance<b", 1)[1].split("</div>", 1)[0]
+    assert 'class="obs-warming_up">warming up</b>' in card
+    assert "(first 24 hours, until 2026-03-11 09:00 UTC)" in card
+    kpis = html.split("KPI (past 24 hours)", 1)[1].split("</table>", 1)[0]
+    assert '<td>fraud block rate</td><td>50.0%</td><td>≤\u00a010%</td><td class="obs-warming_up"' in kpis
+    assert "judged from 2026-03-11 09:00 UTC" in kpis and "failing" not in kpis  # the note, as the cell's title
 
 
 def test_the_admin_index_links_to_the_dashboard(staff_client):

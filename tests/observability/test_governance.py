@@ -22,7 +22,8 @@ def fraud_check(decision: str, at):
     )  # fmt: skip
 
 
-def test_kpis_on_seeded_data(settings):
+def test_kpis_on_seeded_data(settings, installed):
+    installed(NOW - timedelta(days=30))
     hour = NOW - timedelta(hours=1)
     for n in range(17):
         make_payment(f"pi_ok{n}", created_at=hour)
@@ -53,7 +54,47 @@ def test_kpis_on_seeded_data(settings):
     assert result["at_risk"] == ["email_delivery_rate", "payment_success_rate"]
 
 
-def test_no_data_is_not_a_failure():
+def test_no_data_is_not_a_failure(installed):
+    installed(NOW - timedelta(days=30))
     result = rules.governance(selectors.governance_kpis(now=NOW), margin=2)
     assert result["kpis"]["payment_success_rate"]["status"] == "no_data"
     assert result["failing"] == ["scheduler_uptime"]  # no heartbeat at all is downtime
+
+
+def test_a_fresh_install_is_warming_up_not_failing(installed):
+    """Three hours after installation, with the scheduler beating every minute: nothing reads as failing."""
+    installed(NOW - timedelta(hours=3))
+    for minute in range(180):
+        Heartbeat.objects.create(node="n", pid=1, created_at=NOW - timedelta(minutes=180 - minute))
+    for decision in ["allow", "block"]:  # a first test of the guard: 50% blocked
+        fraud_check(decision, NOW - timedelta(hours=1))
+
+    kpis = selectors.governance_kpis(now=NOW)
+    assert {kpi.name: kpi.value for kpi in kpis}["scheduler_uptime"] == 100.0  # of the 180 minutes so far, not 12.5%
+    result = rules.governance(kpis, margin=2)
+    assert result["status"] == "warming_up"
+    assert (result["failing"], result["at_risk"]) == ([], [])
+    assert result["warming_up"] == [
+        "email_delivery_rate",
+        "fraud_block_rate",
+        "payment_success_rate",
+        "scheduler_uptime",
+    ]
+    assert result["warming_up_until"] == "2026-03-11T09:00:00.000Z"
+    block_rate = result["kpis"]["fraud_block_rate"]
+    assert (block_rate["value"], block_rate["status"]) == (50.0, "warming_up")  # the figure stays a number
+    assert block_rate["note"] == (
+        "warming up: the service has not yet run a full window, so this figure covers only part of it "
+        "and is judged from 2026-03-11 09:00 UTC"
+    )
+
+
+def test_after_a_full_window_the_kpis_are_judged(installed):
+    installed(NOW - timedelta(hours=24))  # exactly one window ago: full
+    for minute in range(600):  # the scheduler ran for only 10 of the 24 hours
+        Heartbeat.objects.create(node="n", pid=1, created_at=NOW - timedelta(minutes=600 - minute))
+    result = rules.governance(selectors.governance_kpis(now=NOW), margin=2)
+    assert result["kpis"]["scheduler_uptime"] == {
+        "value": 41.67, "target": 99.0, "direction": "min", "status": "failing", "warming_up_until": None, "note": None,
+    }  # fmt: skip
+    assert (result["status"], result["warming_up"], result["warming_up_until"]) == ("failing", [], None)

@@ -91,6 +91,24 @@ def test_governance_is_healthy_at_risk_or_failing_naming_the_kpis():
     assert rules.governance([rules.Kpi("scheduler_uptime", None, 99.0)], margin=2)["status"] == "healthy"
 
 
+def test_a_warming_up_kpi_is_reported_but_never_failing_or_at_risk():
+    until = NOW + timedelta(hours=20)
+    low = rules.Kpi("scheduler_uptime", 12.5, 99.0, warming_up_until=until)
+    assert low.status(2) == "warming_up"
+    warming = rules.governance(
+        [low, rules.Kpi("fraud_block_rate", 50.0, 10.0, False, warming_up_until=until)], margin=2
+    )
+    assert (warming["status"], warming["failing"], warming["at_risk"]) == ("warming_up", [], [])
+    assert warming["warming_up_until"] == "2026-03-11T08:00:00.000Z"
+    # A KPI that has its full window is still judged next to warming-up ones.
+    mixed = rules.governance([low, rules.Kpi("payment_success_rate", 50.0, 90.0)], margin=2)
+    assert (mixed["status"], mixed["failing"], mixed["warming_up"]) == (
+        "failing",
+        ["payment_success_rate"],
+        ["scheduler_uptime"],
+    )
+
+
 LIMITS = rules.Thresholds(cpu_percent=85, mem_percent=90, disk_percent=90, heartbeat_max_age=180)
 QUIET = {
     "cpu_percent": 10.0,

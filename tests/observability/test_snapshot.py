@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from echopilot.models import Heartbeat
 from observability import services, system
 from observability.models import Snapshot
 from tests.observability.conftest import NOW
@@ -49,7 +50,7 @@ def test_a_snapshot_has_the_seed_fields_with_their_types_and_probes_the_api(sett
         assert isinstance(data[block][name], types), f"{block}.{name} = {data[block][name]!r}"
     assert data["api"]["healthy"] is True and data["api"]["status"] == 200
     assert data["health"]["overall"] in ("healthy", "degraded", "critical")
-    assert data["health"]["governance_status"] in ("healthy", "at_risk", "failing")
+    assert data["health"]["governance_status"] in ("healthy", "warming_up", "at_risk", "failing")
     assert set(data["system"]["disks"]) == {"database", "logs"}
     assert isinstance(data["db"]["latency_sec"], float) and data["process"]["rss_mb"] > 0
     assert set(data["scheduler"]) == {"heartbeat_age_sec", "queued", "failed_24h"}
@@ -57,6 +58,25 @@ def test_a_snapshot_has_the_seed_fields_with_their_types_and_probes_the_api(sett
     assert json.loads((log_dir / "observability.json").read_text())["ts"] == data["ts"]
     line = json.loads((log_dir / "observability.ndjson").read_text())
     assert line["event"] == "snapshot" and line["ts"].endswith("Z")  # the writer's ISO time, not the snapshot's
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fresh_install_is_warming_up_not_critical(settings, live_server, log_dir):
+    """Minutes after the first migrate, with the scheduler beating: the seed read "Overall critical" here."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    now = timezone.now()  # this test database was migrated moments ago: a fresh install
+    for minute in range(3):
+        Heartbeat.objects.create(node="n", pid=1, created_at=now - timedelta(seconds=20 + 60 * minute))
+    data = services.snapshot_take(blocking_cpu=False, now=now).data
+    assert data["health"]["governance_status"] == "warming_up"
+    assert data["health"]["overall"] != "critical"
+    assert not any(warning.startswith("governance") for warning in data["health"]["ops_warnings"])
+    governance = data["governance"]
+    assert governance["status"] == "warming_up" and governance["failing"] == []
+    assert isinstance(governance["kpis"]["scheduler_uptime"]["value"], float)  # numbers stay numbers
+    assert governance["warming_up_until"].endswith("Z")
+    stored = json.loads((log_dir / "observability.json").read_text())
+    assert stored["governance"]["kpis"]["scheduler_uptime"]["status"] == "warming_up"
 
 
 @pytest.mark.django_db

@@ -33,6 +33,7 @@ class Command(BaseCommand):
                 "so each cluster would run every schedule. Set DATABASE_URL to a PostgreSQL database."
             )
         port = port or settings.PORT
+        host = f"[{settings.HOST}]" if ":" in settings.HOST else settings.HOST  # gunicorn wants IPv6 in brackets
         base = Path(settings.BASE_DIR)
         commands = []
         for index in range(web_nodes):
@@ -45,7 +46,7 @@ class Command(BaseCommand):
                         "gunicorn",
                         "echopilot.wsgi:application",
                         "--bind",
-                        f"{settings.HOST}:{port + index}",
+                        f"{host}:{port + index}",
                         "--workers",
                         str(settings.WEB_CONCURRENCY),
                         "--timeout",
@@ -77,7 +78,7 @@ class Command(BaseCommand):
             # Own session: Ctrl-C reaches only this supervisor, which stops the children in order.
             children.append((role, subprocess.Popen(command, cwd=base, env=env, start_new_session=True)))  # noqa: S603
             self.stderr.write(f"started {role} (pid {children[-1][1].pid})")
-        self.stderr.write(f"serving on http://{settings.HOST}:{port} — Ctrl-C stops everything")
+        self.stderr.write(f"serving on http://{host}:{port} — Ctrl-C stops everything")
 
         exit_code = 0
         while not stopping:

@@ -8,17 +8,23 @@ from fraud.rules import Facts, RuleConfig, decide
 from fraud.serializers import CheckInput
 from fraud.services import fraud_check_create
 
-# The seed's quick-start examples: (email, amount, card type, caller's recent count, caller's daily total).
+# (email, amount, card type, caller's recent count, caller's daily total). The original product's own three
+# examples come first and, under the default rules, print its lines exactly; suspicious@test.com is the caller
+# reporting 10 checks of that card in the past hour (the API's `recent_count`), so nothing needs seeding.
+# Then the daily limit, which the original's examples do not reach.
 DEMO = [
-    ("alice@example.com", "49.99", "credit", 0, "0"),
-    ("bob@example.com", "7500.00", "debit", 0, "0"),
-    ("carol@example.com", "120.00", "credit", 10, "0"),
-    ("dave@example.com", "3000.00", "credit", 0, "8000.00"),
+    ("test@example.com", "49.99", "credit", 0, "0"),  # allow - all_checks_passed
+    ("suspicious@test.com", "100.00", "credit", 10, "0"),  # block - velocity_exceeded_10_per_hour
+    ("normal@test.com", "6000.00", "debit", 0, "0"),  # review - high_amount_requires_review
+    ("dave@example.com", "3000.00", "credit", 0, "8000.00"),  # block - daily_limit_exceeded_11000.00
 ]
 
 
 class Command(BaseCommand):
-    help = "Ask the fraud guard for a decision (recorded like an API check), or run the demo cases (--demo, nothing recorded)."
+    help = (
+        "Ask the fraud guard for a decision (recorded like an API check), or run the demo cases "
+        "(--demo: the original's examples under the configured rules, nothing recorded)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--email")
@@ -26,7 +32,11 @@ class Command(BaseCommand):
         parser.add_argument("--card-type", default="unknown")
         parser.add_argument("--currency", default="usd")
         parser.add_argument("--card-fingerprint", default="")
-        parser.add_argument("--demo", action="store_true", help="Evaluate the seed's four example cases.")
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="Evaluate the original's example cases (and the daily limit) without recording anything.",
+        )
 
     def handle(self, *args, **options):
         if options["demo"]:
