@@ -127,6 +127,20 @@ def portal_link_create(
     return link, link_path(email=email, exp=exp, sig=sig)
 
 
+def receipt_link_mint(email: Email) -> str:
+    """The link minter notifications calls when it hands ``email`` to SMTP (``notifications.links``).
+
+    A fresh link for ``email.portal_link_for`` with the maximum lifetime, as a
+    full URL; it is put into the outgoing message only, never stored.
+    """
+    _, path = portal_link_create(
+        email=email.portal_link_for,
+        created_by=f"system:{email.kind}:{email.public_id}",
+        expiry_hours=settings.PORTAL_MAX_EXPIRY_HOURS,
+    )
+    return settings.PUBLIC_BASE_URL + path
+
+
 def portal_link_request(
     *, email: str, created_by: str, expiry_hours: int = DEFAULT_EXPIRY_HOURS, now: datetime | None = None
 ) -> tuple[PortalLink, str]:
