@@ -11,6 +11,7 @@ the channel answered. Every transition is one NDJSON event (never a body,
 never a credential).
 """
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -42,10 +43,13 @@ from notifications.rules import (
     telegram_split,
     telegram_text,
 )
-from notifications.selectors import email_due_ids, telegram_due_ids
+from notifications.selectors import email_due_ids, payments_owing_receipt, telegram_due_ids
 from payments.models import Payment
 
 STUCK_ERROR = "the worker stopped while sending (requeued after EMAIL_SENDING_TIMEOUT)"
+logger = logging.getLogger(__name__)
+
+RECEIPT_OWED_DAYS = 7  # the sweep creates receipts claimed this recently that have no email yet
 
 
 def _event(row: Email | TelegramMessage, event: str) -> None:
@@ -155,6 +159,26 @@ def receipt_send(*, payment: Payment) -> Email | None:
         portal_link_for=to,
     )
     return receipt
+
+
+def receipts_owed_send(*, limit: int = 200) -> Counter:
+    """Receipts claimed in the past ``RECEIPT_OWED_DAYS`` without an email yet (their task was lost or failed)."""
+    outcomes = Counter()
+    since = timezone.now() - timedelta(days=RECEIPT_OWED_DAYS)
+    for payment in payments_owing_receipt(since=since, limit=limit):
+        try:
+            normalize_address(payment.email)
+        except ValueError:  # its task recorded the skip already; the sweep does not repeat it every minute
+            outcomes["receipt skipped"] += 1
+            continue
+        try:
+            receipt_send(payment=payment)
+        except Exception:  # one payment's trouble must not hold up the others, nor the deliveries after this pass
+            logger.exception("the receipt of payment %s could not be created", payment.provider_id)
+            outcomes["receipt failed"] += 1
+        else:
+            outcomes["receipt created"] += 1
+    return outcomes
 
 
 def receipt_resend(*, payment: Payment, created_by: str = "") -> Email:
@@ -345,8 +369,8 @@ def _requeue_stuck(model) -> Counter:
 
 
 def email_sweep(*, limit: int = 200) -> Counter:
-    """The periodic pass: requeue stuck emails, then deliver what is due."""
-    return _requeue_stuck(Email) + email_deliver_due(limit=limit)
+    """The periodic pass: requeue stuck emails, create receipts still owed, then deliver what is due."""
+    return _requeue_stuck(Email) + receipts_owed_send(limit=limit) + email_deliver_due(limit=limit)
 
 
 def telegram_sweep(*, limit: int = 50) -> Counter:
