@@ -133,10 +133,6 @@ def _receipt_content(*, payment: Payment) -> dict:
     }
 
 
-def _receipt_skipped(payment: Payment) -> None:
-    audit_event("emails", "receipt_skipped", payment=payment.provider_id, reason="no valid email address")
-
-
 def receipt_send(*, payment: Payment) -> Email | None:
     """Store and queue the receipt of a payment, once: later calls return the first email.
 
@@ -148,7 +144,7 @@ def receipt_send(*, payment: Payment) -> Email | None:
     try:
         to = normalize_address(payment.email)
     except ValueError:
-        _receipt_skipped(payment)
+        audit_event("emails", "receipt_skipped", payment=payment.provider_id, reason="no valid email address")
         return None
     receipt, _ = email_send(
         to=[to],

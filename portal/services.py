@@ -114,7 +114,7 @@ def portal_link_create(
             break
         except IntegrityError:
             if not PortalLink.objects.filter(sig_hash=signature_hash(sig)).exists():
-                raise  # not the race below
+                raise  # not that race: some other constraint failed
             exp -= 1  # a concurrent call took this second first: look below it
     audit_event(
         "portal_links",
