@@ -60,6 +60,7 @@ class EmailAdmin(DeliveryAdmin):
         "created_by",
         "created_at",
         "sent_at",
+        "portal_link_for",
         "body",
         "html_preview",
     ]

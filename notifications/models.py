@@ -69,7 +69,12 @@ class Delivery(models.Model):
 
 
 class Email(Delivery):
-    """One email, stored before it is delivered from the task queue (see ``Status``)."""
+    """One email, stored before it is delivered from the task queue (see ``Status``).
+
+    A receipt's body and HTML hold ``notifications.links.PORTAL_LINK_PLACEHOLDER``
+    where its portal link goes; the link is created for ``portal_link_for`` and
+    put in only in the message handed to SMTP, so no stored row holds a working link.
+    """
 
     public_id = models.CharField(max_length=30, unique=True, default=email_public_id, editable=False)
     to = models.JSONField(default=list, help_text="Normalised addresses (trimmed, domain lowercased).")
@@ -82,6 +87,12 @@ class Email(Delivery):
     )
     idempotency_key = models.CharField(max_length=255, blank=True)
     created_by = models.CharField(max_length=200, blank=True)
+    portal_link_for = models.CharField(
+        max_length=254,
+        blank=True,
+        help_text="Receipts: the address a portal link is created for when the email is handed to SMTP "
+        "(it replaces the placeholder in the body; the link itself is never stored). Blank: no link.",
+    )
 
     class Meta(Delivery.Meta):
         constraints = [

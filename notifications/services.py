@@ -11,11 +11,11 @@ the channel answered. Every transition is one NDJSON event (never a body,
 never a credential).
 """
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from email.utils import make_msgid
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import escape
 from django_q.tasks import async_task
 
 from echopilot.audit import audit_event
@@ -33,6 +34,7 @@ from notifications.channels import (
     smtp_configured,
     telegram_configured,
 )
+from notifications.links import PORTAL_LINK_PLACEHOLDER, mint_link
 from notifications.models import Email, ErrorType, Kind, Status, TelegramMessage
 from notifications.rules import (
     format_amount,
@@ -41,10 +43,13 @@ from notifications.rules import (
     telegram_split,
     telegram_text,
 )
-from notifications.selectors import email_due_ids, telegram_due_ids
+from notifications.selectors import email_due_ids, payments_owing_receipt, telegram_due_ids
 from payments.models import Payment
 
 STUCK_ERROR = "the worker stopped while sending (requeued after EMAIL_SENDING_TIMEOUT)"
+logger = logging.getLogger(__name__)
+
+RECEIPT_OWED_DAYS = 7  # the sweep creates receipts claimed this recently that have no email yet
 
 
 def _event(row: Email | TelegramMessage, event: str) -> None:
@@ -74,12 +79,15 @@ def email_send(
     payment: Payment | None = None,
     idempotency_key: str = "",
     created_by: str = "",
+    portal_link_for: str = "",
 ) -> tuple[Email, bool]:
     """Store an email and queue its delivery (a dry run when SMTP is not configured).
 
     ``to`` must already be normalised (``rules.normalize_address``). With an
     ``idempotency_key`` used before, nothing is written and the earlier email
     is returned; the second value says whether this call created the email.
+    ``portal_link_for`` (one of ``to``) asks for a portal link in place of
+    ``PORTAL_LINK_PLACEHOLDER``, created when the email is handed to SMTP.
     """
     if idempotency_key:
         existing = Email.objects.filter(idempotency_key=idempotency_key).first()
@@ -96,6 +104,7 @@ def email_send(
                 payment=payment,
                 idempotency_key=idempotency_key,
                 created_by=created_by,
+                portal_link_for=portal_link_for,
                 status=Status.QUEUED if smtp_configured() else Status.DRY_RUN,
                 message_id=make_msgid(domain=settings.SMTP_FROM.rpartition("@")[2]),
             )
@@ -109,18 +118,13 @@ def email_send(
     return email, True
 
 
-def _receipt_content(*, to: str, amount: Decimal, currency: str, payment_id: str, date) -> dict:
-    """Subject and bodies of a receipt, with a fresh link to the customer portal."""
-    from portal.services import portal_link_create  # portal imports this module to resend receipts
-
-    _, portal_path = portal_link_create(
-        email=to, created_by="system:receipt", expiry_hours=settings.PORTAL_MAX_EXPIRY_HOURS
-    )
+def _receipt_content(*, payment: Payment) -> dict:
+    """Subject and bodies of a payment's receipt; where its portal link goes they hold the placeholder."""
     context = {
-        "amount": format_amount(amount, currency),
-        "payment_id": payment_id,
-        "date": date,
-        "portal_url": settings.PUBLIC_BASE_URL + portal_path,
+        "amount": format_amount(payment.amount, payment.currency),
+        "payment_id": payment.provider_id,
+        "date": payment.created_at,
+        "portal_url": PORTAL_LINK_PLACEHOLDER,
     }
     return {
         "subject": f"Your receipt for {context['amount']}",
@@ -129,32 +133,48 @@ def _receipt_content(*, to: str, amount: Decimal, currency: str, payment_id: str
     }
 
 
-def send_payment_receipt(
-    email: str, amount: Decimal, currency: str, payment_id: str, *, payment: Payment
-) -> Email | None:
-    """Queue the receipt of one payment, once: a second call for the same payment returns the first email.
+def receipt_send(*, payment: Payment) -> Email | None:
+    """Store and queue the receipt of a payment, once: later calls return the first email.
 
-    Without a valid address nothing is queued (None) and the skip is an event, so a
-    payment without an email never fails the webhook that asked for its receipt.
+    Called by the task that ``payments.services.payment_receipt_request`` enqueues
+    and by the email sweep for receipts still owed. Without a valid address
+    nothing is queued (None) and the skip is an event. The portal link is created
+    when the email is handed to SMTP (``portal_link_for``), never stored.
     """
     try:
-        to = normalize_address(email)
+        to = normalize_address(payment.email)
     except ValueError:
-        audit_event("emails", "receipt_skipped", payment=payment_id, reason="no valid email address")
+        audit_event("emails", "receipt_skipped", payment=payment.provider_id, reason="no valid email address")
         return None
-    idempotency_key = f"receipt:{payment_id}"
-    existing = Email.objects.filter(idempotency_key=idempotency_key).first()
-    if existing:  # checked before email_send too, so a repeated call issues no portal link
-        return existing
-    content = _receipt_content(
-        to=to,
-        amount=amount,
-        currency=currency,
-        payment_id=payment_id,
-        date=payment.created_at,
+    receipt, _ = email_send(
+        to=[to],
+        **_receipt_content(payment=payment),
+        kind=Kind.RECEIPT,
+        payment=payment,
+        idempotency_key=f"receipt:{payment.provider_id}",
+        portal_link_for=to,
     )
-    receipt, _ = email_send(to=[to], **content, kind=Kind.RECEIPT, payment=payment, idempotency_key=idempotency_key)
     return receipt
+
+
+def receipts_owed_send(*, limit: int = 200) -> Counter:
+    """Receipts claimed in the past ``RECEIPT_OWED_DAYS`` without an email yet (their task was lost or failed)."""
+    outcomes = Counter()
+    since = timezone.now() - timedelta(days=RECEIPT_OWED_DAYS)
+    for payment in payments_owing_receipt(since=since, limit=limit):
+        try:
+            normalize_address(payment.email)
+        except ValueError:  # its task recorded the skip already; the sweep does not repeat it every minute
+            outcomes["receipt skipped"] += 1
+            continue
+        try:
+            receipt_send(payment=payment)
+        except Exception:  # one payment's trouble must not hold up the others, nor the deliveries after this pass
+            logger.exception("the receipt of payment %s could not be created", payment.provider_id)
+            outcomes["receipt failed"] += 1
+        else:
+            outcomes["receipt created"] += 1
+    return outcomes
 
 
 def receipt_resend(*, payment: Payment, created_by: str = "") -> Email:
@@ -163,10 +183,14 @@ def receipt_resend(*, payment: Payment, created_by: str = "") -> Email:
     Raises ``ValueError`` when the payment has no valid email address.
     """
     to = normalize_address(payment.email)
-    content = _receipt_content(
-        to=to, amount=payment.amount, currency=payment.currency, payment_id=payment.provider_id, date=payment.created_at
+    email, _ = email_send(
+        to=[to],
+        **_receipt_content(payment=payment),
+        kind=Kind.RECEIPT,
+        payment=payment,
+        created_by=created_by,
+        portal_link_for=to,
     )
-    email, _ = email_send(to=[to], **content, kind=Kind.RECEIPT, payment=payment, created_by=created_by)
     return email
 
 
@@ -255,6 +279,35 @@ def _record_failure(row, error: DeliveryError) -> str:
     return "retry"
 
 
+def _email_content(email: Email) -> tuple[str, str]:
+    """The body and HTML handed to SMTP: with a fresh portal link in place of the placeholder when the email asks.
+
+    Only rows with ``portal_link_for`` get a link (a manual email quoting the
+    placeholder gets none), only for one of their own recipients, and the link
+    lives only in the returned strings. When no link can be created the attempt
+    fails as transient: it is retried with backoff and shows its error, because
+    the customer should get the link.
+    """
+    if not email.portal_link_for:
+        return email.body, email.html
+    if email.portal_link_for not in email.to:
+        raise DeliveryError("the portal link's address is not a recipient of this email", permanent=True)
+    if PORTAL_LINK_PLACEHOLDER not in email.body and escape(PORTAL_LINK_PLACEHOLDER) not in email.html:
+        return email.body, email.html
+    try:
+        url = mint_link(email)
+    except Exception as exc:
+        raise DeliveryError(
+            f"the portal link could not be created: {type(exc).__name__}: {exc}"[:1000], permanent=False
+        ) from None
+    if not url:
+        raise DeliveryError("the portal link could not be created: no link minter is registered", permanent=False)
+    return (
+        email.body.replace(PORTAL_LINK_PLACEHOLDER, url),
+        email.html.replace(escape(PORTAL_LINK_PLACEHOLDER), escape(url)),
+    )
+
+
 def _email_deliver(pks: list[int]) -> Counter:
     outcomes = Counter()
     if not smtp_configured():  # queued emails wait until SMTP is configured again
@@ -270,9 +323,8 @@ def _email_deliver(pks: list[int]) -> Counter:
                 outcomes[_record_failure(email, error)] += 1
                 break  # the server cannot be reached: the rest stay queued, untouched, for the next pass
             try:
-                channel.send(
-                    to=email.to, subject=email.subject, body=email.body, html=email.html, message_id=email.message_id
-                )
+                body, html = _email_content(email)
+                channel.send(to=email.to, subject=email.subject, body=body, html=html, message_id=email.message_id)
             except DeliveryError as error:
                 outcomes[_record_failure(email, error)] += 1
             else:
@@ -313,8 +365,8 @@ def _requeue_stuck(model) -> Counter:
 
 
 def email_sweep(*, limit: int = 200) -> Counter:
-    """The periodic pass: requeue stuck emails, then deliver what is due."""
-    return _requeue_stuck(Email) + email_deliver_due(limit=limit)
+    """The periodic pass: requeue stuck emails, create receipts still owed, then deliver what is due."""
+    return _requeue_stuck(Email) + receipts_owed_send(limit=limit) + email_deliver_due(limit=limit)
 
 
 def telegram_sweep(*, limit: int = 50) -> Counter:
@@ -384,6 +436,7 @@ def email_resend(*, email: Email, created_by: str = "") -> Email:
         kind=email.kind,
         payment=email.payment,
         created_by=created_by,
+        portal_link_for=email.portal_link_for,
     )
     return copy
 

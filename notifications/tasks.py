@@ -3,6 +3,7 @@
 from collections import Counter
 
 from notifications import services
+from payments.models import Payment
 
 
 def _summary(what: str, outcomes: Counter) -> str:
@@ -12,6 +13,15 @@ def _summary(what: str, outcomes: Counter) -> str:
 
 def email_deliver(email_id: int) -> str:
     return _summary(f"email #{email_id}", services.email_deliver(email_id=email_id))
+
+
+def receipt_send(payment_id: int) -> str:
+    """Enqueued by ``payments.services.payment_receipt_request`` when the payment's transaction commits."""
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None:
+        return f"receipt of payment #{payment_id}: no such payment"
+    receipt = services.receipt_send(payment=payment)
+    return f"receipt of {payment.provider_id}: {receipt.public_id if receipt else 'skipped, no valid address'}"
 
 
 def email_sweep() -> str:

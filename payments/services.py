@@ -19,11 +19,11 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from echopilot.audit import audit_event
 from echopilot.errors import ApiError
 from echopilot.parsers import reject_json_constant
-from notifications.services import send_payment_receipt
 from payments.models import Payment, WebhookEvent
 from payments.rules import CURRENCY_CODE, amount_from_minor, normalize_email, status_advances
 
@@ -138,10 +138,13 @@ def _payment_apply(facts: PaymentFacts) -> Payment:
 
 
 def payment_receipt_request(*, payment: Payment) -> bool:
-    """Queue the payment's receipt, once per payment; returns whether this call claimed it.
+    """Record that the payment's receipt is owed, once per payment; returns whether this call claimed it.
 
-    The claim (``receipt_requested_at``) makes a second request a no-op even
-    before the email exists; the receipt's idempotency key makes it one email.
+    An outbox: the claim (``receipt_requested_at``) is written in the caller's
+    transaction, and only when that commits is the receipt task enqueued, by
+    dotted path (payments never imports notifications). Nothing about the
+    receipt (its email, its portal link, a broker being down) can fail or undo
+    the payment; the email sweep creates any receipt still owed.
     """
     now = timezone.now()
     claimed = Payment.objects.filter(pk=payment.pk, receipt_requested_at__isnull=True).update(receipt_requested_at=now)
@@ -149,7 +152,7 @@ def payment_receipt_request(*, payment: Payment) -> bool:
         return False
     payment.receipt_requested_at = now
     audit_event("payments", "receipt_requested", payment=payment.provider_id)
-    send_payment_receipt(payment.email, payment.amount, payment.currency, payment.provider_id, payment=payment)
+    transaction.on_commit(lambda: async_task("notifications.tasks.receipt_send", payment.pk), robust=True)
     return True
 
 

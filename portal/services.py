@@ -38,6 +38,7 @@ from portal.selectors import portal_link_usable
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 3600
+FREE_EXPIRY_WINDOW_SECONDS = 3600
 
 
 def _rate_hit(*, scope: str, identity: str, limit: int, now: datetime) -> None:
@@ -62,15 +63,44 @@ def _rate_hit(*, scope: str, identity: str, limit: int, now: datetime) -> None:
         )
 
 
+def _free_expiry(*, email: str, exp: int, floor: int) -> int:
+    """The latest second at or before ``exp`` and after ``floor`` at which ``email`` has no link yet.
+
+    Two links for one email and expiry second would share a signature, so the
+    later one expires a little earlier: one query per hour of expiry seconds
+    searched, however many links the email already has.
+    """
+    while exp > floor:
+        low = max(exp - FREE_EXPIRY_WINDOW_SECONDS, floor)
+        taken = {
+            int(expires_at.timestamp())
+            for expires_at in PortalLink.objects.filter(
+                email=email,
+                expires_at__gt=datetime.fromtimestamp(low, UTC),
+                expires_at__lte=datetime.fromtimestamp(exp, UTC),
+            ).values_list("expires_at", flat=True)
+        }
+        for second in range(exp, low, -1):
+            if second not in taken:
+                return second
+        exp = low
+    raise ServiceUnavailable("This email has a link for every second of the lifetime asked for; try again shortly.")
+
+
 def portal_link_create(
     *, email: str, created_by: str, expiry_hours: int = DEFAULT_EXPIRY_HOURS, now: datetime | None = None
 ) -> tuple[PortalLink, str]:
-    """Issue a link for ``email``; returns the row and the link's path (``/portal?...``), which is not stored."""
+    """Issue a link for ``email``; returns the row and the link's path (``/portal?...``), which is not stored.
+
+    It expires ``expiry_hours`` from now, or at the latest earlier second this
+    email has no link for yet (see ``_free_expiry``).
+    """
     now = now or timezone.now()
     email = normalize_email(email)
-    exp = int(now.timestamp()) + expiry_hours * 3600
-    # Two links for one email and expiry second would share a signature: the later one expires a second earlier.
-    for _ in range(60):
+    floor = int(now.timestamp())
+    exp = floor + expiry_hours * 3600
+    while True:
+        exp = _free_expiry(email=email, exp=exp, floor=floor)
         sig = link_sign(email=email, exp=exp)
         try:
             with transaction.atomic():
@@ -83,9 +113,9 @@ def portal_link_create(
                 )
             break
         except IntegrityError:
-            exp -= 1
-    else:
-        raise ServiceUnavailable("Too many links for this email at once; try again shortly.")
+            if not PortalLink.objects.filter(sig_hash=signature_hash(sig)).exists():
+                raise  # not that race: some other constraint failed
+            exp -= 1  # a concurrent call took this second first: look below it
     audit_event(
         "portal_links",
         "link_created",
@@ -95,6 +125,20 @@ def portal_link_create(
         created_by=created_by,
     )
     return link, link_path(email=email, exp=exp, sig=sig)
+
+
+def receipt_link_mint(email: Email) -> str:
+    """The link minter notifications calls when it hands ``email`` to SMTP (``notifications.links``).
+
+    A fresh link for ``email.portal_link_for`` with the maximum lifetime, as a
+    full URL; it is put into the outgoing message only, never stored.
+    """
+    _, path = portal_link_create(
+        email=email.portal_link_for,
+        created_by=f"system:{email.kind}:{email.public_id}",
+        expiry_hours=settings.PORTAL_MAX_EXPIRY_HOURS,
+    )
+    return settings.PUBLIC_BASE_URL + path
 
 
 def portal_link_request(

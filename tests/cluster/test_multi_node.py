@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.cluster.conftest import GUARD_MAX_PER_HOUR, at_once
+from tests.faults.processes import wait_until
 from tests.payments import stripe_events as se
 
 pytestmark = [
@@ -96,10 +97,14 @@ def test_a_webhook_event_delivered_to_both_nodes_at_once_is_processed_once(clust
         assert events == [("processed", 1)]
         payments = cluster.query("SELECT status FROM payments_payment WHERE provider_id = %s", [intent])
         assert payments == [("succeeded",)]
-        receipts = cluster.query(
-            "SELECT count(*) FROM notifications_email WHERE idempotency_key = %s", [f"receipt:{intent}"]
-        )
-        assert receipts == [(1,)]
+
+        def receipts(intent=intent):
+            query = "SELECT count(*) FROM notifications_email WHERE idempotency_key = %s"
+            return cluster.query(query, [f"receipt:{intent}"])[0][0]
+
+        # The receipt is created by a qcluster's task once the payment committed.
+        wait_until(lambda: receipts() > 0, timeout=60, message=f"no receipt for {intent}")
+        assert receipts() == 1
 
 
 def test_a_schedule_due_every_minute_runs_once_per_minute_over_three_minutes(cluster):

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from notifications.models import Email, Kind, Status, TelegramMessage
-from notifications.services import email_deliver_due, notify, send_payment_receipt
+from notifications.services import email_deliver_due, notify, receipt_send
 from payments.models import Payment
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +25,13 @@ def payment():
 
 
 def test_a_receipt_shows_the_amount_payment_and_date_in_text_and_html(payment, smtp_server):
-    receipt = send_payment_receipt("Ann@Example.com ", payment.amount, payment.currency, "pi_123", payment=payment)
-    assert (receipt.kind, receipt.to, receipt.payment, receipt.idempotency_key) == (
+    receipt = receipt_send(payment=payment)
+    assert (receipt.kind, receipt.to, receipt.payment, receipt.idempotency_key, receipt.portal_link_for) == (
         Kind.RECEIPT,
-        ["Ann@example.com"],
+        ["ann@example.com"],
         payment,
         "receipt:pi_123",
+        "ann@example.com",
     )
     assert receipt.subject == "Your receipt for JPY 1,200"
     email_deliver_due()
@@ -44,12 +45,12 @@ def test_a_receipt_shows_the_amount_payment_and_date_in_text_and_html(payment, s
 
 
 def test_a_second_receipt_request_for_the_same_payment_is_a_no_op(payment, smtp_server):
-    first = send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123", payment=payment)
-    second = send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123", payment=payment)
+    first = receipt_send(payment=payment)
+    second = receipt_send(payment=payment)
     assert first.pk == second.pk
     assert Email.objects.count() == 1
     email_deliver_due()
-    send_payment_receipt("ann@example.com", Decimal("12.50"), "usd", "pi_123", payment=payment)
+    receipt_send(payment=payment)
     assert email_deliver_due() == {}
     assert len(smtp_server.messages) == 1
 
@@ -58,8 +59,9 @@ def test_a_second_receipt_request_for_the_same_payment_is_a_no_op(payment, smtp_
 def test_a_payment_without_a_valid_address_gets_no_receipt(
     address, payment, read_audit, django_capture_on_commit_callbacks
 ):
+    payment.email = address
     with django_capture_on_commit_callbacks(execute=True):
-        assert send_payment_receipt(address, Decimal("1"), "usd", "pi_123", payment=payment) is None
+        assert receipt_send(payment=payment) is None
     assert Email.objects.count() == 0
     [line] = read_audit("emails")
     assert (line["event"], line["payment"], line["reason"]) == ("receipt_skipped", "pi_123", "no valid email address")
@@ -67,7 +69,7 @@ def test_a_payment_without_a_valid_address_gets_no_receipt(
 
 def test_receipt_values_are_escaped_in_the_html(smtp_server):
     payment = Payment.objects.create(provider_id="pi_<b>", email="ann@example.com", amount=Decimal("1"))
-    send_payment_receipt("ann@example.com", Decimal("1"), "usd", "pi_<b>", payment=payment)
+    receipt_send(payment=payment)
     email_deliver_due()
     html = smtp_server.messages[0]["message"].get_body(("html",)).get_content()
     assert "pi_&lt;b&gt;" in html and "pi_<b>" not in html

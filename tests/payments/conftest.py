@@ -1,6 +1,7 @@
 import pytest
 from django.test import Client
 
+from tests.notifications.conftest import smtp_server  # noqa: F401 - shared fixture (receipts)
 from tests.payments.stripe_events import SECRET, body, sign
 
 URL = "/api/webhooks/stripe"

@@ -8,6 +8,7 @@ import pytest
 
 from payments.models import Payment
 from portal.services import portal_link_create
+from tests.notifications.conftest import smtp_server  # noqa: F401 - shared fixture (receipts)
 
 CUSTOMER = "ann@example.com"
 OTHER = "bob@example.com"

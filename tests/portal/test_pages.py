@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from notifications.links import PORTAL_LINK_PLACEHOLDER
 from notifications.models import Email, Kind
 from portal.middleware import portal_headers
 from portal.selectors import portal_session_link
@@ -79,7 +80,8 @@ def test_resending_queues_a_new_email_each_time(
     assert {(e.kind, e.payment.provider_id, tuple(e.to), e.created_by) for e in emails} == {
         (Kind.RECEIPT, "pi_paid", (CUSTOMER,), f"portal:{signed_in.public_id}")
     }
-    assert "USD 1,234.50" in emails[0].body and "/portal?e=" in emails[0].body
+    assert "USD 1,234.50" in emails[0].body and PORTAL_LINK_PLACEHOLDER in emails[0].body
+    assert {e.portal_link_for for e in emails} == {CUSTOMER}  # each gets a fresh link when it is sent
     assert [e["payment"] for e in read_audit("portal_links") if e["event"] == "receipt_resent"] == ["pi_paid"] * 2
 
 

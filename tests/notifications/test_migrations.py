@@ -1,0 +1,41 @@
+"""0002: receipts stored before late-minted links lose their working link."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from notifications.links import PORTAL_LINK_PLACEHOLDER
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("notifications", "0001_initial")]
+AFTER = [("notifications", "0002_receipt_portal_link")]
+URL = "http://127.0.0.1:8000/portal?e=ann%40example.com&exp=1796514604&sig=Ka0dxRxaJs_w6fGtWD7RR-KXaFfiuk7xBKQu351Rn1Q"
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def test_stored_receipts_get_the_placeholder_instead_of_their_link():
+    old = migrate(BEFORE).get_model("notifications", "Email")
+    try:
+        receipt = old.objects.create(
+            to=["ann@example.com"],
+            subject="Your receipt",
+            body=f"Amount: USD 1.00\nYour payments and receipts: {URL}\n",
+            html=f'<p><a href="{URL.replace("&", "&amp;")}">Your payments and receipts</a></p>',
+            kind="receipt",
+            message_id="<1@echopilot.ai>",
+        )
+        manual = old.objects.create(to=["bo@example.com"], subject="Hi", body="Plain.", message_id="<2@echopilot.ai>")
+    finally:
+        new = migrate(AFTER).get_model("notifications", "Email")
+    receipt, manual = new.objects.get(pk=receipt.pk), new.objects.get(pk=manual.pk)
+    assert receipt.body == f"Amount: USD 1.00\nYour payments and receipts: {PORTAL_LINK_PLACEHOLDER}\n"
+    assert receipt.html == f'<p><a href="{PORTAL_LINK_PLACEHOLDER}">Your payments and receipts</a></p>'
+    assert receipt.portal_link_for == "ann@example.com"
+    assert (manual.body, manual.portal_link_for) == ("Plain.", "")
