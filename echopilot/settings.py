@@ -122,6 +122,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The portal's own session (cookie portal_session, path /portal), never the admin's.
+    "portal.middleware.PortalSessionMiddleware",
     # Innermost: the portal's security headers go on every /portal response, error pages included.
     "portal.middleware.PortalHeadersMiddleware",
 ]
