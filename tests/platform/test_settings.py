@@ -97,6 +97,9 @@ def test_start_up_stops_without_a_session_secret_when_debug_is_off():
         ("REDIS_URL", "127.0.0.1"),
         ("Q_RETRY", "60"),
         ("ALERT_EMAIL_TO", "ops@example.com,not-an-address"),
+        ("ADMIN_LOGIN_FAILURE_LIMIT", "0"),
+        ("ADMIN_LOGIN_COOLOFF_MINUTES", "soon"),
+        ("TRUSTED_PROXY_COUNT", "-1"),
     ],
 )
 def test_start_up_stops_on_a_bad_value_naming_it(name, value):
@@ -104,6 +107,25 @@ def test_start_up_stops_on_a_bad_value_naming_it(name, value):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert name in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({}, "5 0:15:00 0"),
+        ({"ADMIN_LOGIN_FAILURE_LIMIT": "3", "ADMIN_LOGIN_COOLOFF_MINUTES": "60"}, "3 1:00:00 0"),
+        ({"TRUST_X_FORWARDED_PROTO": "1"}, "5 0:15:00 1"),
+        ({"TRUST_X_FORWARDED_PROTO": "1", "TRUSTED_PROXY_COUNT": "2"}, "5 0:15:00 2"),
+    ],
+)
+def test_the_admin_login_throttle_is_configured_from_the_environment(variables, expected):
+    code = (
+        "from django.conf import settings as s; print(s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME, s.TRUSTED_PROXY_COUNT)"
+    )
+    result = run_django(["shell", "-c", code], DEBUG="0", SESSION_SECRET=SECRET, **variables)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
 
 
 @pytest.mark.slow
