@@ -17,9 +17,10 @@ from django.shortcuts import render
 from rest_framework import authentication, exceptions, permissions
 
 from echopilot.audit import audit_event
-from echopilot.keys import principal_for_key
+from echopilot.keys import Principal, principal_for_key
 
 HEADER = "X-Dash-Key"
+DOCS_PERMISSION = "echopilot.view_api_docs"
 
 
 class DashKeyAuthentication(authentication.BaseAuthentication):
@@ -42,14 +43,16 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
     """A logged-in admin user (for the API docs in a browser); CSRF-checked as usual."""
 
 
-class IsStaffOrApiKey(permissions.BasePermission):
-    """An API key, or a logged-in staff user of the admin."""
+class IsApiKeyOrDocsReader(permissions.BasePermission):
+    """An API key, or a logged-in staff user who holds ``echopilot.view_api_docs``."""
 
     def has_permission(self, request, view):
         user = request.user
         if user is None or not user.is_authenticated:
             return False
-        return getattr(user, "kind", None) is not None or bool(getattr(user, "is_staff", False))
+        if isinstance(user, Principal):
+            return True
+        return bool(user.is_staff and user.has_perm(DOCS_PERMISSION))
 
 
 def client_ip(request) -> str:

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.db import close_old_connections
 from django.test import Client, RequestFactory
@@ -180,6 +180,15 @@ def test_the_lockout_page_escapes_what_it_shows(ops, settings):
     fail(settings.AXES_FAILURE_LIMIT, username=name)
     page = login(name, "x")[0].content.decode()
     assert "<script>alert(1)</script>" not in page
+
+
+@pytest.mark.django_db
+def test_after_a_real_login_the_api_docs_open_with_the_session(ops):
+    ops.user_permissions.add(Permission.objects.get(codename="view_api_docs"))
+    response, client = login("ops", PASSWORD)
+    assert response.status_code == 302
+    assert client.get("/api/docs/").status_code == 200
+    assert client.get("/api/schema/").status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
