@@ -30,8 +30,9 @@ class ActionPermissionMixin:
     """
 
     def changelist_view(self, request, extra_context=None):
-        action = request.POST.get("action") if request.method == "POST" else None
-        if action and action not in self.get_actions(request):
+        # Every posted value counts: Django picks one of several by the posted "index".
+        posted = request.POST.getlist("action") if request.method == "POST" else []
+        if any(action and action not in self.get_actions(request) for action in posted):
             raise PermissionDenied
         return super().changelist_view(request, extra_context)
 

@@ -162,6 +162,14 @@ def test_a_permitted_user_is_offered_the_action_and_may_post_it(login, model, na
     assert client.post(_changelist(model), {"action": name, "index": "0"}).status_code == 302
 
 
+def test_a_forbidden_action_hidden_among_several_posted_is_403(login, viewer):
+    """Django runs the posted action at the posted index; a forbidden one anywhere in the list is refused."""
+    client = login(viewer)
+    for actions, index in ((["revoke", ""], "0"), (["", "revoke"], "1"), (["", "revoke"], "9")):
+        response = client.post(_changelist(ApiKey), {"action": actions, "index": index, "_selected_action": ["1"]})
+        assert response.status_code == 403
+
+
 def test_an_unknown_action_is_403_too(login, viewer):
     client = login(viewer)
     assert _post_action(client, User, "no_such_action").status_code == 403
