@@ -339,6 +339,8 @@ AXES_RESET_ON_SUCCESS = False
 AXES_CLIENT_IP_CALLABLE = "echopilot.auth.client_ip"
 AXES_LOCKOUT_CALLABLE = "echopilot.auth.admin_lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
+# Masked in django-axes' log lines and in the form data it stores with each failed attempt (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 AXES_VERBOSE = False  # no start-up banner in every manage.py command's output
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -129,7 +129,17 @@ def test_every_failure_is_an_audit_line_and_a_lockout_says_so(
     assert [line["locked_out"] for line in lines] == [False] * (settings.AXES_FAILURE_LIMIT - 1) + [True, True]
     assert {(line["username"], line["ip"], line["path"]) for line in lines} == {("ops", "10.0.0.1", LOGIN)}
     assert all(PASSWORD not in str(line) and "guess" not in str(line) for line in lines)
-    assert all("guess" not in attempt.post_data for attempt in AccessAttempt.objects.all())
+
+
+@pytest.mark.django_db
+def test_stored_attempts_keep_no_password_and_no_csrf_token(ops):
+    token = "csrf-token-value-" + "x" * 40
+    Client().post(
+        LOGIN, {"username": "ops", "password": "guess-one", "csrfmiddlewaretoken": token}, REMOTE_ADDR="10.0.0.1"
+    )
+    [attempt] = AccessAttempt.objects.all()
+    assert "guess-one" not in attempt.post_data and token not in attempt.post_data
+    assert "password=********************" in attempt.post_data
 
 
 @pytest.mark.django_db
