@@ -1,6 +1,13 @@
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.template.response import TemplateResponse
+from django_q.admin import FailAdmin as QFailAdmin
+from django_q.admin import TaskAdmin as QTaskAdmin
+from django_q.admin import resubmit_task
+from django_q.models import Failure, Success
 
 from echopilot.keys import api_key_create, api_key_revoke
 from echopilot.models import ApiKey, Heartbeat
@@ -9,6 +16,65 @@ from echopilot.models import ApiKey, Heartbeat
 def actor(request) -> str:
     """How records name the staff user acting in the admin: ``user:<username>``, as API principals are named."""
     return f"user:{request.user.get_username()}"
+
+
+class ActionPermissionMixin:
+    """A posted action the user may not run is refused with 403.
+
+    Every action declares the permissions it needs (``@admin.action(permissions=[...])``,
+    with a ``has_<name>_permission(request)`` method for a custom one), and Django offers a
+    user only the actions they hold. A forged POST of another action, though, Django
+    silently ignores; we answer it with 403 before anything else happens.
+    ``guard_admin_actions()`` puts this in front of every registered admin, the libraries'
+    included, so no admin class needs to name it.
+    """
+
+    def changelist_view(self, request, extra_context=None):
+        # Every posted value counts: Django picks one of several by the posted "index".
+        posted = request.POST.getlist("action") if request.method == "POST" else []
+        if any(action and action not in self.get_actions(request) for action in posted):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+
+@admin.action(description="Resubmit selected tasks to the queue", permissions=["change"])
+def resubmit_tasks(model_admin, request, queryset):
+    """django-q2's action, which declares no permission: running tasks again needs the change permission."""
+    resubmit_task(model_admin, request, queryset)
+
+
+class TaskAdmin(QTaskAdmin):
+    actions = [resubmit_tasks]
+
+
+class FailAdmin(QFailAdmin):
+    actions = [resubmit_tasks]
+
+
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+    """django-axes' login attempts; deleting them (or cleaning up expired ones) unlocks, so it needs delete."""
+
+    @admin.action(description="Clean up expired attempts", permissions=["delete"])
+    def cleanup_expired_attempts(self, request, queryset):
+        super().cleanup_expired_attempts(request, queryset)
+
+
+# Library admins whose actions declare no permission, replaced by the subclasses above.
+_LIBRARY_ADMINS = {Success: TaskAdmin, Failure: FailAdmin, AccessAttempt: AccessAttemptAdmin}
+
+
+def guard_admin_actions(site=admin.site) -> None:
+    """Re-register every admin of ``site`` with ``ActionPermissionMixin`` in front (called once all are registered).
+
+    Runs from ``EchopilotConfig.ready()``, after the admin's autodiscovery, so it covers our
+    apps and the libraries' admins alike (auth, django-q2, django-axes).
+    """
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, ActionPermissionMixin):
+            continue
+        base = _LIBRARY_ADMINS.get(model, type(model_admin))
+        site.unregister(model)
+        site.register(model, type(base.__name__, (ActionPermissionMixin, base), {"__module__": base.__module__}))
 
 
 class ExactSearchMixin:
@@ -93,7 +159,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="Revoke selected keys")
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("echopilot.revoke_apikey")
+
+    @admin.action(description="Revoke selected keys", permissions=["revoke"])
     def revoke(self, request, queryset):
         revoked = sum(api_key_revoke(key=key) for key in queryset)
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)

@@ -6,8 +6,14 @@ class EchopilotConfig(AppConfig):
     verbose_name = "Platform"
 
     def ready(self):
+        from django.contrib.auth.signals import user_login_failed
         from django.urls import register_converter
 
+        from echopilot.admin import guard_admin_actions
+        from echopilot.auth import audit_login_failed
         from echopilot.converters import IdConverter
 
         register_converter(IdConverter, "id")  # before any URLconf is loaded
+        guard_admin_actions()  # the admin's autodiscovery (django.contrib.admin's ready) has registered every admin
+        # After django-axes' own receiver (axes comes before us in INSTALLED_APPS), so the line knows of a lockout.
+        user_login_failed.connect(audit_login_failed, dispatch_uid="echopilot.audit_login_failed")

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 STREAMS = frozenset(
     {
+        "admin_logins",
         "emails",
         "fraud_guard",
         "payments",

@@ -28,6 +28,10 @@ class ApiKey(models.Model):
     class Meta:
         verbose_name = "API key"
         ordering = ["name"]
+        permissions = [
+            ("revoke_apikey", "Can revoke API keys"),
+            ("view_api_docs", "Can read the API docs and schema in a browser"),
+        ]
 
     def __str__(self):
         return self.name

@@ -13,6 +13,7 @@ import secrets
 import socket
 import sys
 import warnings
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -122,6 +123,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "echopilot",
     "payments",
     "fraud",
@@ -142,8 +144,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Innermost: the portal's security headers go on every /portal response, error pages included.
+    # The portal's own session (cookie portal_session, path /portal), never the admin's.
+    "portal.middleware.PortalSessionMiddleware",
+    # The portal's security headers go on every /portal response, error pages included.
     "portal.middleware.PortalHeadersMiddleware",
+    # Innermost: turns a locked-out admin login into the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "echopilot.urls"
@@ -331,14 +337,42 @@ CSRF_COOKIE_SECURE = PUBLIC_BASE_IS_HTTPS
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PUBLIC_BASE_IS_HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = False
-if env_bool("TRUST_X_FORWARDED_PROTO", False):
+TRUST_X_FORWARDED_PROTO = env_bool("TRUST_X_FORWARDED_PROTO", False)
+if TRUST_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Reverse proxies in front of the app that append the client's address to X-Forwarded-For
+# (default: one behind a TLS proxy, else none). echopilot.auth.client_ip reads it.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if TRUST_X_FORWARDED_PROTO else 0, minimum=0, maximum=10)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
+
+# --- Admin login throttling (django-axes) ------------------------------------
+# After ADMIN_LOGIN_FAILURE_LIMIT failed logins for one user name, or from one address, further
+# logins of that user name / from that address are refused (even with the right password) until
+# ADMIN_LOGIN_COOLOFF_MINUTES have passed without a failure. Unlock at once with
+# `manage.py axes_reset_username NAME` or `manage.py axes_reset_ip ADDRESS` (README "Admin login").
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out logins before a password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+# By user name, and separately by address: many passwords for one user, or many users from one address.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A success does not wipe the count: otherwise logging in to one's own account from an address would
+# also wipe that address's failures against someone else's.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "echopilot.auth.client_ip"
+AXES_LOCKOUT_CALLABLE = "echopilot.auth.admin_lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Masked in django-axes' log lines and in the form data it stores with each failed attempt (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+AXES_VERBOSE = False  # no start-up banner in every manage.py command's output
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -360,6 +394,8 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": sys.stderr},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # django-axes logs every admin login and clean-up at INFO; its warnings (failures, lockouts) are enough.
+    "loggers": {"axes": {"level": "ERROR" if LOG_LEVEL == "ERROR" else "WARNING"}},
 }
 
 # --- Payments ---------------------------------------------------------------

@@ -3,15 +3,16 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from echopilot import views
-from echopilot.auth import DashKeyAuthentication, IsStaffOrApiKey, StaffSessionAuthentication
+from echopilot.auth import DashKeyAuthentication, IsApiKeyOrDocsReader, StaffSessionAuthentication
 
 admin.site.site_header = "EchoPilot Ops"
 admin.site.site_title = "EchoPilot Ops"
 admin.site.index_title = "Operations"
 
+# An API key, or a staff user holding echopilot.view_api_docs (the docs open in a browser after the admin login).
 _docs_access = {
     "authentication_classes": [DashKeyAuthentication, StaffSessionAuthentication],
-    "permission_classes": [IsStaffOrApiKey],
+    "permission_classes": [IsApiKeyOrDocsReader],
 }
 
 api_patterns = [

@@ -33,7 +33,10 @@ class FraudCheckAdmin(ExactSearchMixin, ReadOnlyAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Open a manual review")
+    def has_review_permission(self, request):
+        return request.user.has_perm("fraud.review_fraudcheck")
+
+    @admin.action(description="Open a manual review", permissions=["review"])
     def open_review(self, request, queryset):
         opened = sum(fraud_review_open(check=check, opened_by=actor(request))[1] for check in queryset)
         self.message_user(request, f"Opened {opened} review(s).", messages.SUCCESS)
@@ -185,11 +188,14 @@ class FraudReviewAdmin(admin.ModelAdmin):
         level = messages.SUCCESS if not skipped else messages.WARNING
         self.message_user(request, f"Closed {closed} review(s); {skipped} were already closed.", level)
 
-    @admin.action(description="Approve selected reviews")
+    def has_review_permission(self, request):
+        return request.user.has_perm("fraud.review_fraudcheck")
+
+    @admin.action(description="Approve selected reviews", permissions=["review"])
     def approve(self, request, queryset):
         self._close(request, queryset, approve=True)
 
-    @admin.action(description="Reject selected reviews (choose a reason)")
+    @admin.action(description="Reject selected reviews (choose a reason)", permissions=["review"])
     def reject(self, request, queryset):
         self._close(request, queryset, approve=False)
 

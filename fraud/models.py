@@ -46,6 +46,7 @@ class FraudCheck(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("review_fraudcheck", "Can open, approve and reject reviews of fraud checks")]
         constraints = [
             models.UniqueConstraint(
                 fields=["payment_ref"], condition=~Q(payment_ref=""), name="fraud_check_payment_id_unique"

@@ -34,9 +34,6 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def error(self, obj):
         return obj.last_error[:80]
 
-    def has_requeue_permission(self, request):
-        return request.user.has_perm(f"notifications.change_{self.model._meta.model_name}")
-
 
 @admin.register(Email)
 class EmailAdmin(DeliveryAdmin):
@@ -81,12 +78,15 @@ class EmailAdmin(DeliveryAdmin):
             _PREVIEW_CSP + obj.html,
         )
 
-    @admin.action(description="Requeue selected failed emails", permissions=["requeue"])
+    def has_resend_permission(self, request):
+        return request.user.has_perm("notifications.resend_email")
+
+    @admin.action(description="Requeue selected failed emails", permissions=["resend"])
     def requeue(self, request, queryset):
         requeued = sum(email_requeue(email=email) for email in queryset.filter(status=Status.FAILED))
         self.message_user(request, f"Requeued {requeued} failed email(s).", messages.SUCCESS)
 
-    @admin.action(description="Send selected emails again (as new emails)", permissions=["requeue"])
+    @admin.action(description="Send selected emails again (as new emails)", permissions=["resend"])
     def resend(self, request, queryset):
         copies = [email_resend(email=email, created_by=actor(request)) for email in queryset.select_related("payment")]
         self.message_user(
@@ -116,6 +116,9 @@ class TelegramMessageAdmin(DeliveryAdmin):
     ]
     readonly_fields = fields
     actions = ["requeue"]
+
+    def has_requeue_permission(self, request):
+        return request.user.has_perm("notifications.requeue_telegrammessage")
 
     @admin.action(description="Requeue selected failed messages", permissions=["requeue"])
     def requeue(self, request, queryset):

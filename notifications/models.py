@@ -95,6 +95,7 @@ class Email(Delivery):
     )
 
     class Meta(Delivery.Meta):
+        permissions = [("resend_email", "Can requeue and resend emails")]
         constraints = [
             models.UniqueConstraint(
                 fields=["idempotency_key"], condition=~Q(idempotency_key=""), name="email_idempotency_key_unique"
@@ -116,6 +117,7 @@ class TelegramMessage(Delivery):
 
     class Meta(Delivery.Meta):
         verbose_name = "Telegram message"
+        permissions = [("requeue_telegrammessage", "Can requeue Telegram messages")]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="telegram_due"),
             models.Index(fields=["created_at"], name="telegram_time"),

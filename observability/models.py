@@ -11,6 +11,7 @@ class Snapshot(models.Model):
 
     class Meta:
         ordering = ["-taken_at", "-id"]
+        permissions = [("view_dashboard", "Can view the operations dashboard")]
 
     def __str__(self):
         return f"snapshot at {self.taken_at:%Y-%m-%d %H:%M:%S}"

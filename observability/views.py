@@ -3,6 +3,7 @@ import hmac
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -75,8 +76,10 @@ class AlertListView(APIView):
 
 @never_cache
 @staff_member_required
+@permission_required("observability.view_dashboard", raise_exception=True)
 @require_safe
 def dashboard_view(request):
+    """Staff only (others go to the admin login); a staff user without the dashboard permission gets 403."""
     period = "7d" if request.GET.get("range") == "7d" else "24h"
     context = {
         **admin.site.each_context(request),

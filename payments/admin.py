@@ -33,7 +33,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         return obj.last_error[:80]
 
     def has_reprocess_permission(self, request):
-        return request.user.has_perm("payments.change_webhookevent")
+        return request.user.has_perm("payments.reprocess_webhookevent")
 
     @admin.action(description="Reprocess selected failed events", permissions=["reprocess"])
     def reprocess(self, request, queryset):

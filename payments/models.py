@@ -80,6 +80,7 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        permissions = [("reprocess_webhookevent", "Can reprocess failed webhook events")]
         constraints = [
             models.UniqueConstraint(fields=["event_id"], condition=~Q(event_id=""), name="webhook_event_id_unique"),
         ]

@@ -32,12 +32,15 @@ class PortalLinkAdmin(ReadOnlyAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Revoke selected links")
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("portal.revoke_portallink")
+
+    @admin.action(description="Revoke selected links", permissions=["revoke"])
     def revoke_selected(self, request, queryset):
         revoked = sum(portal_link_revoke(link=link, revoked_by=actor(request)) for link in queryset)
         self.message_user(request, f"Revoked {revoked} link(s).", messages.SUCCESS)
 
-    @admin.action(description="Revoke all links of these emails")
+    @admin.action(description="Revoke all links of these emails", permissions=["revoke"])
     def revoke_emails(self, request, queryset):
         emails = sorted(set(queryset.values_list("email", flat=True)))
         revoked = sum(portal_email_revoke(email=email, revoked_by=actor(request)) for email in emails)

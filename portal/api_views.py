@@ -8,7 +8,15 @@ from portal.services import portal_email_revoke, portal_link_request, portal_lin
 
 
 class LinkCreateView(APIView):
-    """Issue a signed link to the customer portal for one email (rate limited per key and per email)."""
+    """Issue a signed link to the customer portal for one email (rate limited per key and per email).
+
+    Every answer is ``Cache-Control: no-store``: a link is a credential, kept by no cache.
+    """
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @extend_schema(operation_id="portal_link_create", request=LinkInput, responses={200: LinkOutput})
     def post(self, request):

@@ -30,6 +30,7 @@ class PortalLink(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("revoke_portallink", "Can revoke portal links")]
         indexes = [
             models.Index(fields=["email", "created_at"], name="portal_link_email_time"),
             models.Index(fields=["created_at"], name="portal_link_time"),

@@ -12,10 +12,12 @@ from portal.models import PortalLink, PortalRevocation
 # Payments that have a receipt in the portal: a pending or failed payment has nothing to show.
 RECEIPT_STATUSES = (Payment.Status.SUCCEEDED, Payment.Status.REFUNDED)
 
+# Keys of the portal's own session (request.portal_session, portal.middleware.PortalSessionMiddleware).
 SESSION_EMAIL = "portal_email"
 SESSION_LINK = "portal_link_id"
 SESSION_EXPIRES = "portal_expires"
 SESSION_FORM_TOKEN = "portal_form_token"  # noqa: S105 (a session key name, not a secret)
+SESSION_NOTICE = "portal_notice"  # one message for the next page: [level, text]
 
 
 def portal_link_get(*, link_id: str) -> PortalLink:

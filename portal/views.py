@@ -1,12 +1,14 @@
 """Customer portal pages: open a signed link, see payments and receipts, resend a receipt, sign out.
 
-Every response under /portal carries the headers of ``portal.middleware``.
+Every response under /portal carries the headers of ``portal.middleware``. The portal's state
+lives in its own session, ``request.portal_session`` (cookie ``portal_session``, path /portal);
+``request.session``, the admin's, is never used here, and neither are Django's messages (which
+an admin's pages share): a notice for the next page is kept in the portal session.
 """
 
 import secrets
 from functools import wraps
 
-from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,7 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 from echopilot.errors import ApiError
 from notifications.rules import format_amount
 from portal import selectors
-from portal.selectors import SESSION_EMAIL, SESSION_EXPIRES, SESSION_FORM_TOKEN, SESSION_LINK
+from portal.selectors import SESSION_EMAIL, SESSION_EXPIRES, SESSION_FORM_TOKEN, SESSION_LINK, SESSION_NOTICE
 from portal.services import portal_link_open, portal_receipt_resend
 
 PAGE_SIZE = 20
@@ -26,9 +28,11 @@ PAGE_SIZE = 20
 def _render(request, template: str, context: dict | None = None, status: int = 200):
     # Every variable the templates use is in the context: a failed lookup is logged (DEBUG) with the
     # request's repr, which holds the query string, and so the signature of the link being opened.
+    notice = request.portal_session.pop(SESSION_NOTICE, None)
     context = {
         "link": getattr(request, "portal_link", None),
-        "form_token": request.session.get(SESSION_FORM_TOKEN, ""),
+        "form_token": request.portal_session.get(SESSION_FORM_TOKEN, ""),
+        "notice": {"level": notice[0], "text": notice[1]} if notice else None,
         **(context or {}),
     }
     return render(request, template, context, status=status)
@@ -44,10 +48,9 @@ def portal_session(view):
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        link = selectors.portal_session_link(session=request.session, now=timezone.now())
+        link = selectors.portal_session_link(session=request.portal_session, now=timezone.now())
         if link is None:
-            for key in (SESSION_EMAIL, SESSION_LINK, SESSION_EXPIRES, SESSION_FORM_TOKEN):
-                request.session.pop(key, None)
+            request.portal_session.flush()
             return _invalid(request)
         request.portal_link = link
         return view(request, *args, **kwargs)
@@ -67,7 +70,7 @@ def portal_form(view):
     @require_POST
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        expected = request.session.get(SESSION_FORM_TOKEN)
+        expected = request.portal_session.get(SESSION_FORM_TOKEN)
         if not expected or not constant_time_compare(request.POST.get("portal_token", ""), expected):
             return _invalid(request)
         return view(request, *args, **kwargs)
@@ -80,12 +83,13 @@ def link_open(request):
     link = portal_link_open(e=request.GET.getlist("e"), exp=request.GET.getlist("exp"), sig=request.GET.getlist("sig"))
     if link is None:
         return _invalid(request)
-    request.session.cycle_key()
-    request.session[SESSION_EMAIL] = link.email
-    request.session[SESSION_LINK] = link.public_id
-    request.session[SESSION_EXPIRES] = int(link.expires_at.timestamp())
-    request.session[SESSION_FORM_TOKEN] = secrets.token_urlsafe(32)
-    request.session.set_expiry(link.expires_at)
+    session = request.portal_session
+    session.flush()  # a new session under a new key, whatever the browser had before (no fixation)
+    session[SESSION_EMAIL] = link.email
+    session[SESSION_LINK] = link.public_id
+    session[SESSION_EXPIRES] = int(link.expires_at.timestamp())
+    session[SESSION_FORM_TOKEN] = secrets.token_urlsafe(32)
+    session.set_expiry(link.expires_at)
     return redirect("portal-home")
 
 
@@ -126,15 +130,16 @@ def receipt_send(request, provider_id):
         portal_receipt_resend(link=request.portal_link, payment=payment)
     except ApiError as exc:
         if exc.error_code == "rate_limited":
-            messages.error(request, "You have asked for receipts several times this hour. Please try again later.")
+            notice = ["error", "You have asked for receipts several times this hour. Please try again later."]
         else:
-            messages.error(request, "We could not send it just now. Please try again in a few minutes.")
+            notice = ["error", "We could not send it just now. Please try again in a few minutes."]
     else:
-        messages.success(request, f"We are sending this receipt to {payment.email}.")
+        notice = ["success", f"We are sending this receipt to {payment.email}."]
+    request.portal_session[SESSION_NOTICE] = notice
     return redirect("portal-receipt", provider_id=payment.provider_id)
 
 
 @portal_form
 def sign_out(request):
-    request.session.flush()
+    request.portal_session.flush()
     return _render(request, "portal/signed_out.html")

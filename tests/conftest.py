@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -39,6 +40,21 @@ def cache_down(settings):
             "OPTIONS": {"socket_connect_timeout": 0.5},
         }
     }
+
+
+@pytest.fixture
+def staff_login(client):
+    """Log the test client in as a new staff user holding exactly the given permissions ("app.codename")."""
+
+    def login(*permissions: str, username: str = "staff"):
+        user = User.objects.create_user(username, is_staff=True)
+        for name in permissions:
+            app_label, codename = name.split(".", 1)
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        client.force_login(user)
+        return client
+
+    return login
 
 
 @pytest.fixture

@@ -94,3 +94,35 @@ def test_failed_telegram_messages_show_their_error_and_can_be_requeued(admin_cli
     admin_client.post("/admin/notifications/telegrammessage/", {"action": "requeue", "_selected_action": [message.pk]})
     message.refresh_from_db()
     assert (message.status, message.attempts) == (Status.QUEUED, 0)
+
+
+@pytest.mark.parametrize("action", ["requeue", "resend"])
+def test_a_view_only_user_cannot_requeue_or_resend_emails(staff_login, action):
+    email = make_email(status=Status.FAILED, attempts=5, last_error="boom")
+    client = staff_login("notifications.view_email")
+    page = client.get(EMAILS).content.decode()
+    assert email.public_id in page and f'value="{action}"' not in page
+    assert client.post(EMAILS, {"action": action, "_selected_action": [email.pk], "index": "0"}).status_code == 403
+    email.refresh_from_db()
+    assert (email.status, Email.objects.count()) == (Status.FAILED, 1)
+
+
+def test_resending_emails_needs_the_resend_permission(staff_login):
+    email = make_email(status=Status.SENT)
+    client = staff_login("notifications.view_email", "notifications.resend_email")
+    assert 'value="resend"' in client.get(EMAILS).content.decode()
+    client.post(EMAILS, {"action": "resend", "_selected_action": [email.pk], "index": "0"})
+    assert Email.objects.count() == 2
+
+
+def test_requeueing_telegram_messages_needs_the_requeue_permission(staff_login):
+    message = TelegramMessage.objects.create(chat_id="1", text="t", status=Status.FAILED, attempts=1)
+    url = "/admin/notifications/telegrammessage/"
+    viewer = staff_login("notifications.view_telegrammessage", username="viewer")
+    assert viewer.post(url, {"action": "requeue", "_selected_action": [message.pk], "index": "0"}).status_code == 403
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    permitted = staff_login("notifications.view_telegrammessage", "notifications.requeue_telegrammessage")
+    permitted.post(url, {"action": "requeue", "_selected_action": [message.pk], "index": "0"})
+    message.refresh_from_db()
+    assert message.status == Status.QUEUED

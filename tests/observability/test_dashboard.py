@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from observability import rules
@@ -15,7 +15,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_client(client):
-    client.force_login(User.objects.create_user("ops", is_staff=True))
+    """A staff user who holds the dashboard permission (tests/platform/test_permissions.py checks the others)."""
+    user = User.objects.create_user("ops", is_staff=True)
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="observability", codename="view_dashboard")
+    )
+    client.force_login(user)
     return client
 
 

@@ -85,3 +85,21 @@ def test_payment_search_is_exact_and_skips_the_full_count(admin_client):
     assert "pi_plus" in response.text and "pi_other" not in response.text
     assert all("WHERE" in q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"])
     assert "pi_plus" not in admin_client.get("/admin/payments/payment/", {"q": "a+b"}).text
+
+
+def test_reprocessing_needs_the_reprocess_permission(staff_login):
+    failed = WebhookEvent.objects.create(
+        event_id="evt_ok", type="payment_intent.succeeded", payload=se.succeeded(), status="failed", attempts=1
+    )
+    url = "/admin/payments/webhookevent/"
+    viewer = staff_login("payments.view_webhookevent", username="viewer")
+    page = viewer.get(url).content.decode()
+    assert "evt_ok" in page and 'value="reprocess"' not in page
+    assert viewer.post(url, {"action": "reprocess", "_selected_action": [failed.pk], "index": "0"}).status_code == 403
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts, Payment.objects.count()) == ("failed", 1, 0)
+    permitted = staff_login("payments.view_webhookevent", "payments.reprocess_webhookevent")
+    assert 'value="reprocess"' in permitted.get(url).content.decode()
+    permitted.post(url, {"action": "reprocess", "_selected_action": [failed.pk], "index": "0"})
+    failed.refresh_from_db()
+    assert failed.status == "processed"

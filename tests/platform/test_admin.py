@@ -32,3 +32,27 @@ def test_the_revoke_action_stops_a_key(admin_client, anon):
     admin_client.post("/admin/echopilot/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+def test_a_view_only_user_cannot_revoke_or_create_keys(staff_login, admin_client):
+    admin_client.post("/admin/echopilot/apikey/add/", {"name": "billing"})
+    key = ApiKey.objects.get(name="billing")
+    client = staff_login("echopilot.view_apikey")
+    page = client.get("/admin/echopilot/apikey/").content.decode()
+    assert "billing" in page and 'value="revoke"' not in page
+    forged = client.post("/admin/echopilot/apikey/", {"action": "revoke", "_selected_action": [key.pk], "index": "0"})
+    assert forged.status_code == 403
+    key.refresh_from_db()
+    assert key.revoked_at is None
+    assert client.post("/admin/echopilot/apikey/add/", {"name": "mine"}).status_code == 403
+    assert not ApiKey.objects.filter(name="mine").exists()
+
+
+def test_revoking_keys_needs_the_revoke_permission(staff_login, admin_client):
+    admin_client.post("/admin/echopilot/apikey/add/", {"name": "billing"})
+    key = ApiKey.objects.get(name="billing")
+    client = staff_login("echopilot.view_apikey", "echopilot.revoke_apikey")
+    assert 'value="revoke"' in client.get("/admin/echopilot/apikey/").content.decode()
+    client.post("/admin/echopilot/apikey/", {"action": "revoke", "_selected_action": [key.pk], "index": "0"})
+    key.refresh_from_db()
+    assert key.revoked_at is not None

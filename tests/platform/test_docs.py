@@ -1,9 +1,9 @@
-"""OpenAPI schema and Swagger UI: open to API keys and staff sessions, closed to everyone else."""
+"""OpenAPI schema and Swagger UI: open to API keys and to staff who may read them, closed to everyone else."""
 
 import re
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 
 pytestmark = pytest.mark.django_db
 
@@ -33,9 +33,14 @@ def test_docs_refuse_anonymous_callers(anon):
         assert anon.get(path).status_code == 401
 
 
-def test_docs_work_for_a_logged_in_staff_user(client):
-    staff = User.objects.create_user("staff", password="pw", is_staff=True)
-    client.force_login(staff)
+def docs_reader(username="staff"):
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="echopilot", codename="view_api_docs"))
+    return user
+
+
+def test_docs_work_for_a_logged_in_staff_user_with_the_docs_permission(client):
+    client.force_login(docs_reader())
     page = client.get("/api/docs/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -51,8 +56,21 @@ def test_docs_refuse_a_logged_in_user_who_is_not_staff(client):
     assert client.get("/api/schema/").status_code == 403
 
 
-def test_a_staff_session_does_not_open_the_rest_of_the_api(client):
+def test_docs_refuse_a_staff_user_without_the_docs_permission(client):
     client.force_login(User.objects.create_user("staff", password="pw", is_staff=True))
+    assert client.get("/api/docs/").status_code == 403
+    assert client.get("/api/schema/").status_code == 403
+
+
+def test_the_docs_permission_without_staff_status_opens_nothing(client):
+    user = docs_reader()
+    User.objects.filter(pk=user.pk).update(is_staff=False)
+    client.force_login(user)
+    assert client.get("/api/docs/").status_code == 403
+
+
+def test_a_staff_session_does_not_open_the_rest_of_the_api(client):
+    client.force_login(docs_reader())
     assert client.get("/api/whoami").status_code == 401
 
 

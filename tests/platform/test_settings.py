@@ -122,6 +122,9 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
         ("HOST", "local host", "HOST must be an IP address or a host name"),
         ("PUBLIC_BASE_URL", "http://[::1", "PUBLIC_BASE_URL is not a valid URL"),
         ("PUBLIC_BASE_URL", "http://127.0.0.1:99999", "PUBLIC_BASE_URL is not a valid URL"),
+        ("ADMIN_LOGIN_FAILURE_LIMIT", "0", "ADMIN_LOGIN_FAILURE_LIMIT must be at least 1"),
+        ("ADMIN_LOGIN_COOLOFF_MINUTES", "soon", "ADMIN_LOGIN_COOLOFF_MINUTES must be a whole number"),
+        ("TRUSTED_PROXY_COUNT", "-1", "TRUSTED_PROXY_COUNT must be at least 0"),
     ],
 )
 def test_start_up_stops_on_a_bad_value_with_one_line_naming_it(name, value, reason):
@@ -213,6 +216,25 @@ def test_good_time_zone_and_allow_list_are_accepted():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "Europe/Berlin ['vip@example.com', 'ops@example.com']"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({}, "5 0:15:00 0"),
+        ({"ADMIN_LOGIN_FAILURE_LIMIT": "3", "ADMIN_LOGIN_COOLOFF_MINUTES": "60"}, "3 1:00:00 0"),
+        ({"TRUST_X_FORWARDED_PROTO": "1"}, "5 0:15:00 1"),
+        ({"TRUST_X_FORWARDED_PROTO": "1", "TRUSTED_PROXY_COUNT": "2"}, "5 0:15:00 2"),
+    ],
+)
+def test_the_admin_login_throttle_is_configured_from_the_environment(variables, expected):
+    code = (
+        "from django.conf import settings as s; print(s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME, s.TRUSTED_PROXY_COUNT)"
+    )
+    result = run_django(["shell", "-c", code], DEBUG="0", SESSION_SECRET=SECRET, **variables)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
 
 
 @pytest.mark.slow
@@ -336,8 +358,8 @@ def test_setting_port_alone_keeps_links_the_webhook_command_and_the_self_probe_r
         assert f"{base}/api/webhooks/stripe" in command
         delivered = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True)
         assert json.loads(delivered.stdout)["outcome"] == "processed"
-        body_text = wait_until(lambda: receipt_body(env), timeout=60, message="no receipt was queued")
-        assert f"{base}/portal?" in body_text
+        minted = wait_until(lambda: receipt_link(env), timeout=60, message="no receipt was queued")
+        assert f"{base}/portal?" in minted
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=45)
@@ -351,8 +373,12 @@ def answers(url: str, server: subprocess.Popen) -> bool:
         return False
 
 
-def receipt_body(env: dict) -> str | None:
-    code = "from notifications.models import Email; print(*Email.objects.filter(kind='receipt').values_list('body', flat=True))"
+def receipt_link(env: dict) -> str | None:
+    # The stored body holds a placeholder; the link is minted when the receipt is handed to SMTP, as here.
+    code = (
+        "from notifications.links import mint_link; from notifications.models import Email; "
+        "print(*(mint_link(email) for email in Email.objects.filter(kind='receipt')))"
+    )
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True
     ).stdout

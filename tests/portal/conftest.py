@@ -5,8 +5,10 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 
 from payments.models import Payment
+from portal.middleware import COOKIE_NAME
 from portal.services import portal_link_create
 from tests.notifications.conftest import smtp_server  # noqa: F401 - shared fixture (receipts)
 
@@ -58,6 +60,12 @@ def signed_in(client, issue):
     return link
 
 
+def portal_session(client) -> SessionStore:
+    """The portal's own session of a test client (cookie portal_session); empty when it has none."""
+    morsel = client.cookies.get(COOKIE_NAME)
+    return SessionStore(morsel.value if morsel and morsel.value else None)
+
+
 def form_post(client, path: str, **options):
     """POST as the portal's own forms do: with the session's form token."""
-    return client.post(path, {"portal_token": client.session.get("portal_form_token", "")}, **options)
+    return client.post(path, {"portal_token": portal_session(client).get("portal_form_token", "")}, **options)

@@ -45,3 +45,23 @@ def test_revoke_emails_revokes_every_link_of_those_emails(admin_client, issue):
     assert "Revoked 2 link(s) of 1 email(s)." in response.content.decode()
     assert list(PortalLink.objects.filter(revoked_at__isnull=True)) == [bob]
     assert PortalRevocation.objects.get().email == CUSTOMER
+
+
+@pytest.mark.parametrize("action", ["revoke_selected", "revoke_emails"])
+def test_a_view_only_user_cannot_revoke_links(staff_login, issue, action):
+    link, _ = issue()
+    client = staff_login("portal.view_portallink")
+    page = client.get(URL).content.decode()
+    assert link.public_id in page and f'value="{action}"' not in page
+    assert client.post(URL, {"action": action, "_selected_action": [link.pk], "index": "0"}).status_code == 403
+    link.refresh_from_db()
+    assert link.revoked_at is None and not PortalRevocation.objects.exists()
+
+
+def test_revoking_links_needs_the_revoke_permission(staff_login, issue):
+    link, _ = issue()
+    client = staff_login("portal.view_portallink", "portal.revoke_portallink")
+    assert 'value="revoke_selected"' in client.get(URL).content.decode()
+    client.post(URL, {"action": "revoke_selected", "_selected_action": [link.pk], "index": "0"})
+    link.refresh_from_db()
+    assert link.revoked_at is not None

@@ -147,3 +147,17 @@ def test_both_routes_are_documented(api):
     assert paths["/api/portal/revoke"]["post"]["responses"]["200"]["content"]["application/json"]["schema"][
         "$ref"
     ].endswith("/RevokeOutput")
+
+
+def test_link_answers_are_never_stored_by_a_cache(api, anon, settings):
+    """A link is a credential: every answer of POST /api/portal/link says no-store, errors included."""
+    settings.PORTAL_RATE_PER_EMAIL = 1
+    answers = {
+        200: create(api, email=CUSTOMER),
+        429: create(api, email=CUSTOMER),
+        400: create(api, email="not-an-address"),
+        401: anon.post("/api/portal/link", {"email": CUSTOMER}, format="json"),
+    }
+    for status, response in answers.items():
+        assert response.status_code == status
+        assert response["Cache-Control"] == "no-store"

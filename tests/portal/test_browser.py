@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from notifications.models import Email
@@ -99,3 +100,43 @@ def test_a_customer_opens_the_link_sees_payments_resends_a_receipt_and_signs_out
         browser.close()
 
     assert Email.objects.get().payment.provider_id == "pi_yen"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_logged_in_in_the_same_browser_stays_logged_in(chromium, live_server, tmp_path):
+    """The portal's own session: opening a link and signing out of the portal leave the admin's login alone."""
+    User.objects.create_superuser("boss", "boss@example.com", "a long admin password")
+    make_payment("pi_latest", amount="12.00", created_at=timezone.now() - timedelta(hours=3))
+    _, url = portal_link_create(email=CUSTOMER, created_by="test")
+
+    with chromium() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=ARGS, viewport=VIEWPORTS["desktop"]
+        )
+        page = browser.new_page()
+
+        def admin_cookie():
+            [cookie] = [c for c in browser.cookies() if c["name"] == "sessionid"]
+            return cookie["value"], cookie["expires"]
+
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "boss")
+        page.fill("#id_password", "a long admin password")
+        page.click("input[type=submit]")
+        assert page.url == f"{live_server.url}/admin/"
+        before = admin_cookie()
+
+        page.goto(live_server.url + path_of(url))
+        assert page.get_by_role("heading", name="Your payments").is_visible()
+        [portal] = [c for c in browser.cookies() if c["name"] == "portal_session"]
+        assert portal["path"] == "/portal" and portal["httpOnly"]
+        page.get_by_role("button", name="Sign out").click()
+        assert page.get_by_role("heading", name="You are signed out").is_visible()
+        assert not [c for c in browser.cookies() if c["name"] == "portal_session"]
+
+        assert admin_cookie() == before  # the same session, expiring when it did
+        page.goto(f"{live_server.url}/admin/")
+        assert page.url == f"{live_server.url}/admin/"  # still logged in: no redirect to the login page
+        assert page.get_by_role("heading", name="Operations").is_visible()
+        browser.close()

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from portal.models import PortalLink
-from tests.portal.conftest import path_of
+from tests.portal.conftest import path_of, portal_session
 
 pytestmark = pytest.mark.django_db
 
@@ -33,4 +33,4 @@ def test_a_whole_portal_flow_logs_no_signature(api, client, caplog, log_dir, dja
     assert sig not in caplog.text
     audit = "".join(path.read_text() for path in log_dir.glob("*.ndjson"))
     assert link_id in audit and sig not in audit
-    assert sig not in str(dict(client.session.items()))
+    assert sig not in str(dict(portal_session(client).items()))

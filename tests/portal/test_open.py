@@ -10,7 +10,7 @@ from portal.links import link_sign
 from portal.middleware import portal_headers
 from portal.models import PortalLink
 from portal.services import portal_email_revoke, portal_link_revoke
-from tests.portal.conftest import CUSTOMER
+from tests.portal.conftest import CUSTOMER, portal_session
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def assert_invalid_page(response, reference):
     assert response.status_code == 403
     assert response.content == reference.content
-    assert "portal_email" not in response.wsgi_request.session
+    assert "portal_email" not in response.wsgi_request.portal_session
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_it_opens_a_link_and_redirects_to_the_portal_without_the_signature(clien
     link, path = issue()
     response = client.get(path)
     assert response.status_code == 302 and response["Location"] == "/portal/"
-    session = client.session
+    session = portal_session(client)
     assert (session["portal_email"], session["portal_link_id"]) == (CUSTOMER, link.public_id)
     assert session["portal_expires"] == int(link.expires_at.timestamp())
     assert session.get_expiry_date() == link.expires_at  # the session ends when the link would have
@@ -39,9 +39,11 @@ def test_it_opens_a_link_and_redirects_to_the_portal_without_the_signature(clien
 
 
 def test_it_starts_a_new_session_key(client, issue):
-    before = client.session.session_key  # the test client saves a new session and sets its cookie
     client.get(issue()[1])
-    assert client.cookies["sessionid"].value != before
+    before = client.cookies["portal_session"].value
+    client.get(issue()[1])
+    assert client.cookies["portal_session"].value != before
+    assert portal_session(client)["portal_email"] == CUSTOMER
 
 
 def test_it_counts_uses(client, issue):
@@ -242,4 +244,4 @@ def test_an_address_with_plus_ampersand_percent_and_hash_opens_its_portal(client
     _, path = issue(email)
     response = client.get(path)
     assert response.status_code == 302
-    assert client.session["portal_email"] == email
+    assert portal_session(client)["portal_email"] == email

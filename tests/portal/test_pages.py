@@ -11,7 +11,7 @@ from notifications.models import Email, Kind
 from portal.middleware import portal_headers
 from portal.selectors import portal_session_link
 from portal.services import portal_email_revoke, portal_link_revoke
-from tests.portal.conftest import CUSTOMER, NOW, form_post, make_payment
+from tests.portal.conftest import CUSTOMER, NOW, form_post, make_payment, portal_session
 
 pytestmark = pytest.mark.django_db
 
@@ -96,12 +96,12 @@ def test_resending_is_limited_per_customer_per_hour(client, signed_in, payments,
 
 def test_resending_needs_post_and_the_form_token_of_the_session(client, signed_in, payments, issue):
     assert client.get("/portal/receipts/pi_paid/send").status_code == 405
-    for token in (None, "", "forged", client.session["portal_form_token"] + "x"):
+    for token in (None, "", "forged", portal_session(client)["portal_form_token"] + "x"):
         data = {} if token is None else {"portal_token": token}
         refused = client.post("/portal/receipts/pi_paid/send", data)
         assert refused.status_code == 403 and refused["Cache-Control"] == "no-store"
     page = client.get("/portal/receipts/pi_paid/").content.decode()
-    assert f'name="portal_token" value="{client.session["portal_form_token"]}"' in page
+    assert f'name="portal_token" value="{portal_session(client)["portal_form_token"]}"' in page
     assert form_post(client, "/portal/receipts/pi_paid/send").status_code == 302
     assert Email.objects.count() == 1
 
@@ -109,8 +109,8 @@ def test_resending_needs_post_and_the_form_token_of_the_session(client, signed_i
 def test_another_session_has_another_form_token(client, signed_in, issue):
     other = Client()
     other.get(issue()[1])
-    assert other.session["portal_form_token"] != client.session["portal_form_token"]
-    stolen = other.post("/portal/sign-out", {"portal_token": client.session["portal_form_token"]})
+    assert portal_session(other)["portal_form_token"] != portal_session(client)["portal_form_token"]
+    stolen = other.post("/portal/sign-out", {"portal_token": portal_session(client)["portal_form_token"]})
     assert stolen.status_code == 403
 
 
@@ -118,7 +118,7 @@ def test_revoking_the_link_ends_its_session_at_once(client, signed_in, payments)
     assert client.get("/portal/").status_code == 200
     portal_link_revoke(link=signed_in, revoked_by="test")
     assert client.get("/portal/").status_code == 403
-    assert "portal_email" not in client.session
+    assert "portal_email" not in portal_session(client)
 
 
 def test_revoke_all_ends_the_session_too(client, signed_in, payments):

@@ -1,0 +1,54 @@
+"""Who may decide reviews in the admin: fraud.review_fraudcheck, not the view permission."""
+
+from decimal import Decimal
+
+import pytest
+
+from fraud.models import FraudReview
+from fraud.services import fraud_check_create
+
+pytestmark = pytest.mark.django_db
+
+REVIEWS = "/admin/fraud/fraudreview/"
+CHECKS = "/admin/fraud/fraudcheck/"
+VIEW = ("fraud.view_fraudreview", "fraud.view_fraudcheck")
+
+
+@pytest.fixture
+def review_check():
+    return fraud_check_create(email="big@example.com", amount=Decimal("6000.00"), card_fingerprint="fpX")
+
+
+def test_a_view_only_user_sees_the_queue_without_the_decisions(staff_login, review_check):
+    client = staff_login(*VIEW)
+    page = client.get(REVIEWS).content.decode()
+    assert review_check.check_id in page
+    assert 'value="approve"' not in page and 'value="reject"' not in page
+    assert 'value="open_review"' not in client.get(CHECKS).content.decode()
+
+
+def test_a_forged_approval_by_a_view_only_user_is_403_and_changes_nothing(staff_login, review_check):
+    client = staff_login(*VIEW)
+    review = review_check.review
+    for action in ("approve", "reject"):
+        response = client.post(
+            REVIEWS, {"action": action, "_selected_action": [review.pk], "resolution": "fraud", "index": "0"}
+        )
+        assert response.status_code == 403
+    review.refresh_from_db()
+    assert (review.state, review.closed_by) == (FraudReview.State.OPEN, "")
+
+
+def test_a_forged_manual_review_by_a_view_only_user_is_403(staff_login):
+    check = fraud_check_create(email="small@example.com", amount=Decimal("5.00"))
+    response = staff_login(*VIEW).post(CHECKS, {"action": "open_review", "_selected_action": [check.pk], "index": "0"})
+    assert response.status_code == 403
+    assert not FraudReview.objects.exists()
+
+
+def test_a_reviewer_is_offered_the_decisions_and_makes_them(staff_login, review_check):
+    client = staff_login(*VIEW, "fraud.review_fraudcheck")
+    assert 'value="approve"' in client.get(REVIEWS).content.decode()
+    client.post(REVIEWS, {"action": "approve", "_selected_action": [review_check.review.pk], "index": "0"})
+    review_check.review.refresh_from_db()
+    assert (review_check.review.state, review_check.review.closed_by) == (FraudReview.State.APPROVED, "user:staff")
