@@ -35,6 +35,10 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 DUPLICATE = "duplicate"
 SKIPPED = "skipped"
 EVENT_ID = re.compile(r"[A-Za-z0-9_]{1,255}")  # evt_...
+EVENT_TYPE = re.compile(r"[a-z0-9_.]{1,100}")  # payment_intent.succeeded
+# NUL and lone surrogates: JSON may carry them, no database text column stores them (PostgreSQL refuses both).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|d[89a-f])", re.IGNORECASE)
 PAYMENT_ID = re.compile(r"pi_[A-Za-z0-9_]{1,252}")
 FINGERPRINT = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
@@ -374,10 +378,21 @@ def _is_event(event) -> bool:
         and isinstance(event.get("id"), str)
         and EVENT_ID.fullmatch(event["id"]) is not None
         and isinstance(event.get("type"), str)
-        and 0 < len(event["type"]) <= 100
+        and EVENT_TYPE.fullmatch(event["type"]) is not None
         and isinstance(event.get("data"), dict)
         and isinstance(event["data"].get("object"), dict)
     )
+
+
+def _storable(value):
+    """``value`` with NUL and lone surrogates replaced by U+FFFD in every string (keys too)."""
+    if isinstance(value, str):
+        return UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
 
 
 def _signature_time(header: str) -> int | None:
@@ -440,6 +455,8 @@ def stripe_webhook_receive(*, body: bytes, content_type: str, signature: str | N
         event = json_loads(text)
     except ValueError:
         event = None
+    if UNSTORABLE_ESCAPE.search(text):  # only JSON escapes can put them in (the depth cap bounds the walk)
+        event = _storable(event)
     if not _is_event(event):
         raise refused(
             WebhookRejection.Reason.MALFORMED_EVENT,

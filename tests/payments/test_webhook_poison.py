@@ -272,3 +272,34 @@ def test_a_timestamp_beyond_the_tolerance_in_the_future_is_refused(deliver):
 def test_a_timestamp_slightly_in_the_future_is_accepted(deliver):
     payload = se.body(se.succeeded())
     assert deliver(payload, signature=se.sign(payload, timestamp=int(time.time()) + 240)).status_code == 200
+
+
+# --- Text no database stores ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["\\u0000", "\\ud800", "\\udfff\\ud800"])
+def test_text_no_database_stores_is_replaced_not_a_500(deliver, bad):
+    event = se.failed()
+    event["data"]["object"]["last_payment_error"]["message"] = "MARK"
+    event["data"]["object"]["metadata"] = {"MARK": "MARK"}
+    response = deliver(json.dumps(event).replace("MARK", "x" + bad))
+    assert response.status_code == 200 and response.json()["outcome"] == "processed"
+    payment = Payment.objects.get()
+    assert payment.failure_message.startswith("x\ufffd")
+    stored = WebhookEvent.objects.get().payload["data"]["object"]["metadata"]
+    assert all(key.startswith("x\ufffd") and value.startswith("x\ufffd") for key, value in stored.items())
+
+
+def test_an_escaped_backslash_is_left_alone(deliver):
+    event = se.succeeded()
+    event["data"]["object"]["metadata"] = {"path": "C:\\u0000dir"}  # a backslash, then the letters u0000
+    assert deliver(event).json()["outcome"] == "processed"
+    assert WebhookEvent.objects.get().payload == event
+
+
+@pytest.mark.parametrize("event_type", ["payment_intent.succeeded\\ud800", "Payment_Intent.Succeeded", "a b"])
+def test_an_event_type_that_is_not_a_type_is_malformed(deliver, event_type):
+    payload = json.dumps(se.succeeded()).replace("payment_intent.succeeded", event_type)
+    response = deliver(payload)
+    assert response.status_code == 400 and response.json()["error"] == "malformed_request"
+    assert not WebhookEvent.objects.exists()
