@@ -26,6 +26,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from echopilot.audit import audit_event
+from echopilot.errors import ApiError
 from notifications.channels import (
     DeliveryError,
     SmtpChannel,
@@ -36,6 +37,7 @@ from notifications.channels import (
 from notifications.models import Email, ErrorType, Kind, Status, TelegramMessage
 from notifications.rules import (
     format_amount,
+    header_safe,
     normalize_address,
     retry_delay_seconds,
     telegram_split,
@@ -73,6 +75,7 @@ def email_send(
     kind: str = Kind.MANUAL,
     payment: Payment | None = None,
     idempotency_key: str = "",
+    request_fingerprint: str = "",
     created_by: str = "",
 ) -> tuple[Email, bool]:
     """Store an email and queue its delivery (a dry run when SMTP is not configured).
@@ -80,11 +83,14 @@ def email_send(
     ``to`` must already be normalised (``rules.normalize_address``). With an
     ``idempotency_key`` used before, nothing is written and the earlier email
     is returned; the second value says whether this call created the email.
+    With a ``request_fingerprint`` (API callers' keys) the earlier email must
+    have come from the same request: another one is refused with 409
+    ``idempotency_key_reused``, as Stripe does.
     """
     if idempotency_key:
         existing = Email.objects.filter(idempotency_key=idempotency_key).first()
         if existing:
-            return existing, False
+            return _same_request(existing, request_fingerprint), False
     try:
         with transaction.atomic():
             email = Email.objects.create(
@@ -95,6 +101,7 @@ def email_send(
                 kind=kind,
                 payment=payment,
                 idempotency_key=idempotency_key,
+                request_fingerprint=request_fingerprint if idempotency_key else "",
                 created_by=created_by,
                 status=Status.QUEUED if smtp_configured() else Status.DRY_RUN,
                 message_id=make_msgid(domain=settings.SMTP_FROM.rpartition("@")[2]),
@@ -105,8 +112,20 @@ def email_send(
     except IntegrityError:
         if not idempotency_key:
             raise
-        return Email.objects.get(idempotency_key=idempotency_key), False  # a concurrent call won
+        # A concurrent call with the same key won.
+        return _same_request(Email.objects.get(idempotency_key=idempotency_key), request_fingerprint), False
     return email, True
+
+
+def _same_request(email: Email, request_fingerprint: str) -> Email:
+    """The email stored under a reused key, when the request is the same (or there is nothing to compare)."""
+    if request_fingerprint and email.request_fingerprint and email.request_fingerprint != request_fingerprint:
+        raise ApiError(
+            "This Idempotency-Key was used with a different request; use a new key for a new email.",
+            code="idempotency_key_reused",
+            status_code=409,
+        )
+    return email
 
 
 def _receipt_content(*, to: str, amount: Decimal, currency: str, payment_id: str, date) -> dict:
@@ -200,7 +219,7 @@ def notify(kind: str, subject: str, text: str) -> Notified:
     """
     if kind not in Kind.values:
         raise ValueError(f"unknown kind {kind!r}")
-    subject = " ".join(subject.split())[:998]  # never a line break in a header
+    subject = header_safe(subject)[:998]  # one line, nothing a header may not carry
     with transaction.atomic():
         email = None
         if settings.ALERT_EMAIL_TO:
