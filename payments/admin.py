@@ -52,7 +52,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 class WebhookRejectionAdmin(ReadOnlyAdmin):
     """Refused deliveries, one row per reason and minute: how many, and metadata of the latest body."""
 
-    list_display = ["minute", "reason", "count", "last_at", "last_detail", "last_bytes"]
+    list_display = ["minute", "reason", "count", "last_at", "last_bytes"]  # the rest on the detail page
     list_filter = ["reason", "minute"]
     date_hierarchy = "minute"
     show_full_result_count = False
