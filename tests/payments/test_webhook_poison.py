@@ -150,6 +150,13 @@ def test_an_event_that_can_never_be_processed_is_invalid_and_answered_200(
     assert (line["event"], line["event_id"], line["attempts"]) == ("webhook_invalid", "evt_ok", 1)
 
 
+def test_a_refund_without_a_payment_intent_invents_no_ledger_row(deliver):
+    deliver(se.succeeded(event_id="evt_first"))
+    reason = invalid_answer(deliver(_charge(payment_intent=None)))
+    assert reason == "the charge has no payment_intent, so no payment of the ledger is refunded"
+    assert list(Payment.objects.values_list("provider_id", "status")) == [("pi_123", "succeeded")]
+
+
 def test_an_invalid_event_changes_nothing_of_an_existing_payment(deliver):
     deliver(se.succeeded(event_id="evt_first"))
     before = list(Payment.objects.values())
