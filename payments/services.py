@@ -95,9 +95,10 @@ def _billing_email(charge: dict | None) -> str | None:
     return _get(details, "email", str, "charge.billing_details.")
 
 
-def _facts(*, provider_id, status: str, minor, obj: dict, charge: dict | None, email, failure: dict) -> PaymentFacts:
+def _facts(
+    *, kind: str, provider_id, status: str, minor, obj: dict, charge: dict | None, email, failure: dict
+) -> PaymentFacts:
     """Everything the event says about the payment, checked; ``InvalidEvent`` for anything that can never be right."""
-    kind = obj.get("object") if isinstance(obj.get("object"), str) else "object"
     if not isinstance(provider_id, str) or not PAYMENT_ID.fullmatch(provider_id):
         raise InvalidEvent("the payment intent id is missing or malformed (expected pi_ and letters, digits, _)")
     currency = _get(obj, "currency", str, f"{kind}.")
@@ -143,6 +144,7 @@ def _facts_from_intent(intent: dict, status: str) -> PaymentFacts:
     received = _get(intent, "amount_received", int, "payment_intent.")
     failure = _get(intent, "last_payment_error", dict, "payment_intent.") if status == Payment.Status.FAILED else None
     return _facts(
+        kind="payment_intent",
         provider_id=intent.get("id"),
         status=status,
         minor=received or _get(intent, "amount", int, "payment_intent."),
@@ -158,6 +160,7 @@ def _facts_from_charge(charge: dict) -> PaymentFacts:
     if charge.get("payment_intent") is None:
         raise InvalidEvent("the charge has no payment_intent, so no payment of the ledger is refunded")
     return _facts(
+        kind="charge",
         provider_id=charge.get("payment_intent"),
         status=Payment.Status.REFUNDED,
         minor=_get(charge, "amount", int, "charge."),
