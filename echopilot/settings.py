@@ -473,13 +473,14 @@ KPI_SCHEDULER_UPTIME_TARGET = env_float("KPI_SCHEDULER_UPTIME_TARGET", 99.0, min
 KPI_AT_RISK_MARGIN = env_float("KPI_AT_RISK_MARGIN", 2.0, minimum=0)
 # Production alert thresholds.
 ALERT_WEBHOOK_FAILURES = env_int("ALERT_WEBHOOK_FAILURES", 3, minimum=0)
+ALERT_WEBHOOK_SIGNATURE_FAILURES = env_int("ALERT_WEBHOOK_SIGNATURE_FAILURES", 20, minimum=0)
 ALERT_PAYMENT_ERROR_RATE = env_float("ALERT_PAYMENT_ERROR_RATE", 5.0, minimum=0)
 ALERT_MIN_PAYMENTS = env_int("ALERT_MIN_PAYMENTS", 20, minimum=1)
 ALERT_REVENUE_DIP_PERCENT = env_float("ALERT_REVENUE_DIP_PERCENT", 30.0, minimum=0)
 ALERT_REPEAT_HOURS = env_int("ALERT_REPEAT_HOURS", 4, minimum=1)
 # Comma-separated recipients of the daily report. Empty: the report is skipped (an audit event says so).
 REPORTS_TO = env_emails("REPORTS_TO")
-# Days of snapshots, heartbeats, task results, resolved alerts and rotated NDJSON files kept.
+# Days of snapshots, heartbeats, task results, resolved alerts, refused-webhook counts and rotated NDJSON files kept.
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
 # Bearer token for /metrics (besides X-Dash-Key). Empty: only X-Dash-Key.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")

@@ -6,16 +6,25 @@ from rest_framework import serializers
 
 from fraud.models import FraudReview
 from payments.models import Payment
-from payments.rules import CURRENCY_CODE, normalize_email
+from payments.rules import MAX_AMOUNT_MINOR, currency_exponent, is_currency, max_amount, normalize_email
 
-MAX_AMOUNT = Decimal("100000000.00")  # anything above is a caller's bug, not a payment
+# A caller's own daily total: a sum of payments, so larger than one payment may be, and still far inside the
+# 14-digit column. One payment is bounded by its currency (``payments.rules.max_amount``), checked in validate().
+MAX_DAILY_TOTAL = Decimal("100000000.00")
 
 
 class CheckInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=MAX_AMOUNT)
+    amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=max_amount("jpy"),  # the largest in any currency; the currency's own bound is checked below
+        help_text=f"At most {MAX_AMOUNT_MINOR} minor units of the currency (999999.99 usd), whole units "
+        "in currencies without a minor unit (jpy).",
+    )
     card_type = serializers.ChoiceField(choices=Payment.CardType.values, default="unknown")
-    currency = serializers.CharField(default="usd", max_length=3, min_length=3)
+    currency = serializers.CharField(default="usd", max_length=3, min_length=3, help_text="ISO 4217, e.g. usd.")
     card_fingerprint = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
     payment_id = serializers.CharField(required=False, allow_null=True, default=None, max_length=255)
     recent_count = serializers.IntegerField(
@@ -28,7 +37,7 @@ class CheckInput(serializers.Serializer):
         allow_null=True,
         default=None,
         min_value=Decimal("0"),
-        max_value=MAX_AMOUNT,
+        max_value=MAX_DAILY_TOTAL,
     )
 
     def validate_email(self, value):
@@ -36,8 +45,8 @@ class CheckInput(serializers.Serializer):
 
     def validate_currency(self, value):
         value = value.strip().lower()
-        if not CURRENCY_CODE.fullmatch(value):
-            raise serializers.ValidationError("Must be a three-letter ISO 4217 code, e.g. usd.")
+        if not is_currency(value):
+            raise serializers.ValidationError("Must be the ISO 4217 code of a currency, e.g. usd.")
         return value
 
     def validate_card_fingerprint(self, value):
@@ -48,6 +57,17 @@ class CheckInput(serializers.Serializer):
 
     def validate_payment_id(self, value):
         return value.strip() or None if value is not None else None
+
+    def validate(self, data):
+        """The amount in whole minor units of its currency, at most ``MAX_AMOUNT_MINOR`` of them."""
+        amount, currency = data["amount"], data["currency"]
+        if currency_exponent(currency) == 0 and amount != amount.to_integral_value():
+            raise serializers.ValidationError({"amount": [f"{currency} has no minor unit: a whole amount, please."]})
+        if amount > max_amount(currency):
+            raise serializers.ValidationError(
+                {"amount": [f"Ensure this value is less than or equal to {max_amount(currency)} for {currency}."]}
+            )
+        return data
 
 
 class ReviewOutput(serializers.Serializer):

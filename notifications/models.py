@@ -86,6 +86,12 @@ class Email(Delivery):
         "payments.Payment", null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
     )
     idempotency_key = models.CharField(max_length=255, blank=True)
+    request_fingerprint = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="SHA-256 of the API request this email was created from; a reused Idempotency-Key must match it.",
+    )
     created_by = models.CharField(max_length=200, blank=True)
     portal_link_for = models.CharField(
         max_length=254,

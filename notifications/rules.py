@@ -1,7 +1,10 @@
 """Pure rules of notifications: addresses, money in receipts, retry timing, Telegram text."""
 
+import hashlib
 import html
+import json
 import smtplib
+import unicodedata
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -15,11 +18,42 @@ TELEGRAM_SUBJECT_CHARS = 256
 
 _validate_email = EmailValidator()
 
+# What no mail header may carry: control characters (Cc: C0 with tab, DEL, C1 with NEL U+0085), line and
+# paragraph separators (Zl, Zp) and lone surrogates (Cs, not encodable). Python's email package breaks header
+# lines not only at CR and LF but at VT, FF, U+001C-U+001E, U+0085, U+2028 and U+2029 too, so such a subject
+# would be cut or fail at sending as a permanent header error. Format characters (Cf: zero-width joiners in
+# emoji, right-to-left marks) are fine: they are encoded like any other non-ASCII text.
+HEADER_UNSAFE_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
+
+
+def header_unsafe(value: str) -> str | None:
+    """The first character of ``value`` that no mail header may carry, or None when it is header-safe."""
+    if value.isascii() and value.isprintable():  # the common case, without looking at each character
+        return None
+    return next((char for char in value if unicodedata.category(char) in HEADER_UNSAFE_CATEGORIES), None)
+
+
+def check_header_text(value: str) -> str:
+    """``value`` unchanged when it is header-safe; ``ValueError`` naming the first character that is not."""
+    char = header_unsafe(value)
+    if char is not None:
+        raise ValueError(f"Must not contain control characters or line breaks (found U+{ord(char):04X}).")
+    return value
+
+
+def header_safe(value: str) -> str:
+    """``value`` on one line: every run of whitespace and characters no header may carry becomes one space."""
+    if header_unsafe(value) is not None:
+        value = "".join(" " if unicodedata.category(char) in HEADER_UNSAFE_CATEGORIES else char for char in value)
+    return " ".join(value.split())
+
 
 def normalize_address(value: str) -> str:
-    """The address trimmed, with its domain lowercased; ``ValueError`` when it is not a valid address."""
-    if "\r" in value or "\n" in value:
-        raise ValueError("Must not contain line breaks.")
+    """The address trimmed, with its domain lowercased; ``ValueError`` when it is not a valid address.
+
+    Django's validator allows control characters inside a quoted local part; a header must not have any.
+    """
+    check_header_text(value)
     address = value.strip()
     local, at, domain = address.rpartition("@")
     address = f"{local}{at}{domain.lower()}"
@@ -28,6 +62,12 @@ def normalize_address(value: str) -> str:
     except ValidationError:
         raise ValueError(f"{address[:100]!r} is not a valid email address.") from None
     return address
+
+
+def request_fingerprint(**fields) -> str:
+    """SHA-256 of a request's validated fields in one canonical form (sorted keys, no whitespace, UTF-8)."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def format_amount(amount: Decimal, currency: str) -> str:

@@ -3,7 +3,7 @@ import re
 from rest_framework import serializers
 
 from notifications.models import Email, Status
-from notifications.rules import normalize_address
+from notifications.rules import check_header_text, normalize_address
 
 MAX_RECIPIENTS = 50
 MAX_SUBJECT_CHARS = 998  # RFC 5322 line length limit
@@ -55,8 +55,10 @@ class EmailSendSerializer(serializers.Serializer):
         return addresses
 
     def validate_subject(self, value):
-        if "\r" in value or "\n" in value:
-            raise serializers.ValidationError("Must not contain line breaks.")
+        try:
+            check_header_text(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
         if not value.strip():
             raise serializers.ValidationError("This field may not be blank.")
         return value

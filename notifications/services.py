@@ -27,6 +27,7 @@ from django.utils.html import escape
 from django_q.tasks import async_task
 
 from echopilot.audit import audit_event
+from echopilot.errors import ApiError
 from notifications.channels import (
     DeliveryError,
     SmtpChannel,
@@ -38,6 +39,7 @@ from notifications.links import PORTAL_LINK_PLACEHOLDER, mint_link
 from notifications.models import Email, ErrorType, Kind, Status, TelegramMessage
 from notifications.rules import (
     format_amount,
+    header_safe,
     normalize_address,
     retry_delay_seconds,
     telegram_split,
@@ -78,6 +80,7 @@ def email_send(
     kind: str = Kind.MANUAL,
     payment: Payment | None = None,
     idempotency_key: str = "",
+    request_fingerprint: str = "",
     created_by: str = "",
     portal_link_for: str = "",
 ) -> tuple[Email, bool]:
@@ -88,11 +91,14 @@ def email_send(
     is returned; the second value says whether this call created the email.
     ``portal_link_for`` (one of ``to``) asks for a portal link in place of
     ``PORTAL_LINK_PLACEHOLDER``, created when the email is handed to SMTP.
+    With a ``request_fingerprint`` (API callers' keys) the earlier email must
+    have come from the same request: another one is refused with 409
+    ``idempotency_key_reused``, as Stripe does.
     """
     if idempotency_key:
         existing = Email.objects.filter(idempotency_key=idempotency_key).first()
         if existing:
-            return existing, False
+            return _same_request(existing, request_fingerprint), False
     try:
         with transaction.atomic():
             email = Email.objects.create(
@@ -103,6 +109,7 @@ def email_send(
                 kind=kind,
                 payment=payment,
                 idempotency_key=idempotency_key,
+                request_fingerprint=request_fingerprint if idempotency_key else "",
                 created_by=created_by,
                 portal_link_for=portal_link_for,
                 status=Status.QUEUED if smtp_configured() else Status.DRY_RUN,
@@ -114,8 +121,20 @@ def email_send(
     except IntegrityError:
         if not idempotency_key:
             raise
-        return Email.objects.get(idempotency_key=idempotency_key), False  # a concurrent call won
+        # A concurrent call with the same key won.
+        return _same_request(Email.objects.get(idempotency_key=idempotency_key), request_fingerprint), False
     return email, True
+
+
+def _same_request(email: Email, request_fingerprint: str) -> Email:
+    """The email stored under a reused key, when the request is the same (or there is nothing to compare)."""
+    if request_fingerprint and email.request_fingerprint and email.request_fingerprint != request_fingerprint:
+        raise ApiError(
+            "This Idempotency-Key was used with a different request; use a new key for a new email.",
+            code="idempotency_key_reused",
+            status_code=409,
+        )
+    return email
 
 
 def _receipt_content(*, payment: Payment) -> dict:
@@ -224,7 +243,7 @@ def notify(kind: str, subject: str, text: str) -> Notified:
     """
     if kind not in Kind.values:
         raise ValueError(f"unknown kind {kind!r}")
-    subject = " ".join(subject.split())[:998]  # never a line break in a header
+    subject = header_safe(subject)[:998]  # one line, nothing a header may not carry
     with transaction.atomic():
         email = None
         if settings.ALERT_EMAIL_TO:

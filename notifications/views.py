@@ -4,7 +4,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from echopilot.schema import ErrorSerializer
 from notifications.models import Status
+from notifications.rules import request_fingerprint
 from notifications.selectors import email_get
 from notifications.serializers import (
     EmailResponseSerializer,
@@ -26,10 +28,14 @@ class EmailSendView(APIView):
                 "Idempotency-Key",
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
-                description="Same key, same email: a repeated request answers with the first email, sends nothing.",
+                description="Same key, same request: answers with the first email, sends nothing. "
+                "Same key, another request: 409 idempotency_key_reused.",
             )
         ],
         responses={
+            409: OpenApiResponse(
+                ErrorSerializer, "idempotency_key_reused: the key was used before with a different request."
+            ),
             202: OpenApiResponse(EmailSendResultSerializer, "Stored and queued; GET /api/email/{id} shows its status."),
             200: OpenApiResponse(
                 EmailSendResultSerializer, "SMTP is not configured: recorded as a dry run (dry_run true), not sent."
@@ -44,6 +50,7 @@ class EmailSendView(APIView):
             **data.validated_data,
             # Callers' keys live in their own namespace, apart from internal ones such as receipt:<payment>.
             idempotency_key=f"api:{key}" if key else "",
+            request_fingerprint=request_fingerprint(**data.validated_data) if key else "",
             created_by=request.user.label,
         )
         code = status.HTTP_200_OK if email.status == Status.DRY_RUN else status.HTTP_202_ACCEPTED

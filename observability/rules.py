@@ -22,14 +22,35 @@ class RuleResult:
 
 
 def webhook_failures(*, failures: int, threshold: int) -> RuleResult:
-    """Failed or rejected webhook events in the past 5 minutes; fires above the threshold."""
+    """Verified webhook events whose processing failed in the past 5 minutes; fires above the threshold.
+
+    Refused deliveries (anyone can send those) and invalid events (never processable, already
+    answered) are not processing failures: they cannot page anyone.
+    """
     return RuleResult(
         rule="webhook_failures",
         severity=CRITICAL,
         firing=failures > threshold,
         observed=float(failures),
         threshold=float(threshold),
-        summary=f"{failures} failed or rejected webhook events in the past 5 minutes (alert above {threshold})",
+        summary=f"{failures} webhook events failed processing in the past 5 minutes (alert above {threshold})",
+    )
+
+
+def webhook_signature_failures(*, refused: int, threshold: int) -> RuleResult:
+    """Webhook deliveries refused in the past 5 minutes (bad or missing signature, no secret, not JSON, not an event).
+
+    A warning of its own: a few are internet noise; many mean someone probes the endpoint,
+    or the signing secret no longer matches Stripe's and real events are being refused.
+    """
+    return RuleResult(
+        rule="webhook_signature_failures",
+        severity=WARNING,
+        firing=refused > threshold,
+        observed=float(refused),
+        threshold=float(threshold),
+        summary=f"{refused} webhook deliveries refused (signature, content type or body) in the past 5 minutes "
+        f"(alert above {threshold})",
     )
 
 

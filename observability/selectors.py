@@ -15,7 +15,7 @@ from fraud.models import FraudCheck, FraudReview
 from notifications.models import Email, Status
 from observability.models import Alert, Silence, Snapshot
 from observability.rules import Kpi, rate
-from payments.models import Payment, WebhookEvent
+from payments.models import Payment, WebhookEvent, WebhookRejection
 from payments.rules import CENT
 
 FINISHED = [Payment.Status.SUCCEEDED, Payment.Status.REFUNDED, Payment.Status.FAILED]
@@ -66,10 +66,16 @@ def silenced_rules(*, now: datetime) -> set[str]:
 
 
 def webhook_failure_count(*, now: datetime) -> int:
+    """Verified events received in the past 5 minutes whose processing failed (not invalid, not refused)."""
     return WebhookEvent.objects.filter(
-        received_at__gte=now - timedelta(minutes=5),
-        status__in=[WebhookEvent.Status.FAILED, WebhookEvent.Status.REJECTED],
+        received_at__gte=now - timedelta(minutes=5), status=WebhookEvent.Status.FAILED
     ).count()
+
+
+def webhook_refusal_count(*, now: datetime) -> int:
+    """Deliveries refused in the minutes that began within the past 5 minutes (counted per minute)."""
+    refused = WebhookRejection.objects.filter(minute__gt=now - timedelta(minutes=5), minute__lte=now)
+    return refused.aggregate(n=Sum("count"))["n"] or 0
 
 
 def payment_outcomes(*, since: datetime) -> tuple[int, int]:
@@ -237,6 +243,9 @@ def day_summary(*, since: datetime, until: datetime) -> dict:
     fraud = count_by(FraudCheck.objects.filter(created_at__gte=since, created_at__lt=until), "decision")
     emails = count_by(Email.objects.filter(created_at__gte=since, created_at__lt=until), "status")
     webhooks = count_by(WebhookEvent.objects.filter(received_at__gte=since, received_at__lt=until), "status")
+    refused = WebhookRejection.objects.filter(minute__gte=since, minute__lt=until).aggregate(n=Sum("count"))["n"]
+    if refused:
+        webhooks[WebhookEvent.Status.REJECTED] = webhooks.get(WebhookEvent.Status.REJECTED, 0) + refused
     alerts = list(
         Alert.objects.filter(Q(status=Alert.Status.FIRING) | Q(started_at__lt=until, resolved_at__gte=since))
         .order_by("rule", "fingerprint")

@@ -21,7 +21,7 @@ from notifications.rules import normalize_address
 from notifications.services import email_send, email_sweep, notify, telegram_sweep
 from observability import logfiles, rules, selectors, system
 from observability.models import Alert, EvaluationLock, Snapshot
-from payments.models import WebhookEvent
+from payments.models import WebhookEvent, WebhookRejection
 from payments.services import webhook_event_reprocess
 from portal.models import PortalLink
 
@@ -134,6 +134,9 @@ def alert_rule_results(*, now: datetime) -> list[rules.RuleResult]:
     results = [
         rules.webhook_failures(
             failures=selectors.webhook_failure_count(now=now), threshold=settings.ALERT_WEBHOOK_FAILURES
+        ),
+        rules.webhook_signature_failures(
+            refused=selectors.webhook_refusal_count(now=now), threshold=settings.ALERT_WEBHOOK_SIGNATURE_FAILURES
         ),
         rules.payment_error_rate(
             failed=failed,
@@ -329,7 +332,7 @@ AUDIT_STREAMS = (
         ("event_id",),
         exclude={"status": WebhookEvent.Status.REJECTED},
     ),
-    AuditStream(
+    AuditStream(  # refused deliveries stored one by one before they were counted per minute
         "rejected_webhooks",
         WebhookEvent,
         "pk",
@@ -338,6 +341,8 @@ AUDIT_STREAMS = (
         ("webhook",),
         exclude={"status__in": [s for s in WebhookEvent.Status.values if s != WebhookEvent.Status.REJECTED]},
     ),
+    # One counter row per reason and minute; its first refusal is logged with the row's id.
+    AuditStream("webhook_rejections", WebhookRejection, "pk", "minute", "payments", ("rejection",)),
     AuditStream("portal_links", PortalLink, "public_id", "created_at", "portal_links", ("link",)),
 )
 
@@ -428,6 +433,8 @@ def _delete_in_batches(queryset, batch: int) -> int:
 def retention(*, now: datetime | None = None, batch: int = 1000) -> dict:
     """Delete rows and rotated NDJSON files past RETENTION_DAYS (in batches); gzip rotated files older than a day.
 
+    The rows: snapshots, task results, resolved alerts and the per-minute counts of refused webhook deliveries.
+
     Heartbeats are the exception: they are kept for HEARTBEAT_RETENTION_HOURS only (this is their only pruning).
     """
     now = now or timezone.now()
@@ -441,6 +448,7 @@ def retention(*, now: datetime | None = None, batch: int = 1000) -> dict:
         "resolved_alerts": _delete_in_batches(
             Alert.objects.filter(status=Alert.Status.RESOLVED, resolved_at__lt=cutoff), batch
         ),
+        "webhook_rejections": _delete_in_batches(WebhookRejection.objects.filter(minute__lt=cutoff), batch),
     }
     files = logfiles.rotated_housekeep(
         now=now, compress_after_sec=86400, delete_after_sec=settings.RETENTION_DAYS * 86400

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin
-from payments.models import Payment, WebhookEvent
+from payments.models import Payment, WebhookEvent, WebhookRejection
 from payments.services import webhook_event_reprocess
 
 
@@ -43,6 +43,16 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         self.message_user(
             request,
             f"Reprocessed {len(outcomes)} failed event(s): {outcomes.count('processed')} processed, "
-            f"{outcomes.count('failed')} failed again.",
+            f"{outcomes.count('failed')} failed again, {outcomes.count('invalid')} invalid (never processable).",
             messages.SUCCESS if "failed" not in outcomes else messages.WARNING,
         )
+
+
+@admin.register(WebhookRejection)
+class WebhookRejectionAdmin(ReadOnlyAdmin):
+    """Refused deliveries, one row per reason and minute: how many, and metadata of the latest body."""
+
+    list_display = ["minute", "reason", "count", "last_at", "last_bytes"]  # the rest on the detail page
+    list_filter = ["reason", "minute"]
+    date_hierarchy = "minute"
+    show_full_result_count = False

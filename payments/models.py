@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -49,24 +50,38 @@ class Payment(models.Model):
         return self.provider_id
 
     def clean(self):
-        self.email = self.email.strip().lower()
+        from payments.rules import valid_email  # the rules import this module
+
+        if self.email.strip():
+            try:
+                self.email = valid_email(self.email)
+            except ValueError:
+                raise ValidationError({"email": "Enter a valid email address (no control characters)."}) from None
+        else:
+            self.email = ""
 
 
 class WebhookEvent(models.Model):
-    """One delivery from the provider, stored to make processing idempotent.
+    """One verified event from the provider, stored to make processing idempotent.
 
     A verified event is stored under its ``event_id`` with its full payload:
     ``processed`` once its effect is applied, ``ignored`` when its type has no
     handler, ``failed`` (with ``last_error``) when applying it raised; a retry
-    of a failed event processes it again. A delivery that fails verification
-    is ``rejected``: it has no event id, and its payload holds only metadata
-    (reason, size, hash of the body), never the unverified body.
+    of a failed event processes it again. ``invalid`` (with the reason in
+    ``last_error``) when it can never be processed (a negative, fractional,
+    missing or too large amount, an unknown currency, a malformed id or email,
+    a value of the wrong type): terminal, never processed again.
+
+    ``rejected`` rows are refused deliveries from before refusals were counted
+    in ``WebhookRejection``: no event id, only metadata (reason, size, hash of
+    the body). Nothing writes new ones.
     """
 
     class Status(models.TextChoices):
         PROCESSED = "processed"
         FAILED = "failed"
         IGNORED = "ignored"
+        INVALID = "invalid"
         REJECTED = "rejected"
 
     event_id = models.CharField(max_length=255, blank=True, help_text="Empty for rejected deliveries.")
@@ -91,3 +106,39 @@ class WebhookEvent(models.Model):
 
     def __str__(self):
         return self.event_id or f"rejected #{self.pk}"
+
+
+class WebhookRejection(models.Model):
+    """Refused deliveries (no verifiable signature, not JSON, not an event), counted per reason and minute.
+
+    A refused delivery is unauthenticated, so it neither pages anyone nor adds a
+    row per request: the first refusal of a (reason, minute) inserts the row, each
+    further one adds to its ``count`` under the row's lock. Only metadata of the
+    latest body is kept (content type, size, SHA-256), never the body.
+    """
+
+    class Reason(models.TextChoices):
+        UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+        SECRET_NOT_CONFIGURED = "secret_not_configured"  # noqa: S105 - a reason, not a secret
+        INVALID_SIGNATURE = "invalid_signature"
+        MALFORMED_EVENT = "malformed_event"
+
+    reason = models.CharField(max_length=30, choices=Reason.choices)
+    minute = models.DateTimeField(help_text="Start of the minute (UTC) the refusals fell in.")
+    count = models.PositiveBigIntegerField(default=0)
+    first_at = models.DateTimeField(default=timezone.now)
+    last_at = models.DateTimeField(default=timezone.now)
+    last_detail = models.CharField(max_length=200, blank=True)
+    last_content_type = models.CharField(max_length=100, blank=True)
+    last_bytes = models.PositiveIntegerField(default=0)
+    last_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-minute", "reason"]
+        constraints = [
+            models.UniqueConstraint(fields=["reason", "minute"], name="webhook_rejection_reason_minute"),
+        ]
+        indexes = [models.Index(fields=["minute"], name="webhook_rejection_minute")]
+
+    def __str__(self):
+        return f"{self.reason} {self.minute:%Y-%m-%d %H:%M}: {self.count}"

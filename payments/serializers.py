@@ -60,6 +60,14 @@ class WebhookResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField(default=True)
     event_id = serializers.CharField()
     outcome = serializers.ChoiceField(
-        choices=["processed", "ignored", "duplicate"],
-        help_text="duplicate: the event was already processed; nothing changed.",
+        choices=["processed", "ignored", "invalid", "duplicate"],
+        help_text="duplicate: the event was already handled; nothing changed. "
+        "invalid: it can never be processed (see reason); recorded, not processed.",
     )
+    reason = serializers.CharField(required=False, help_text="Why an invalid event can never be processed.")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not data.get("reason"):
+            data.pop("reason", None)
+        return data

@@ -40,18 +40,24 @@ class StripeWebhookView(APIView):
             )
         ],
         responses={
-            200: WebhookResultSerializer,
-            400: OpenApiResponse(ErrorSerializer, "invalid_signature, or malformed_request: not a Stripe event."),
+            200: OpenApiResponse(
+                WebhookResultSerializer,
+                "Received. invalid: verified, but it can never be processed (the reason says why); "
+                "answered 2xx so that the provider does not send it again.",
+            ),
+            400: OpenApiResponse(
+                ErrorSerializer, "invalid_signature, or malformed_request: not a Stripe event (or nested too deeply)."
+            ),
             500: OpenApiResponse(ErrorSerializer, "processing_failed: recorded; the provider delivers it again."),
         },
     )
     def post(self, request):
-        event_id, outcome = stripe_webhook_receive(
+        result = stripe_webhook_receive(
             body=request.body,
             content_type=request.META.get("CONTENT_TYPE", ""),
             signature=request.META.get("HTTP_STRIPE_SIGNATURE"),
         )
-        return Response(WebhookResultSerializer({"event_id": event_id, "outcome": outcome}).data)
+        return Response(WebhookResultSerializer(result).data)
 
 
 class PaymentListView(APIView):

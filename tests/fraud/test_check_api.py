@@ -217,6 +217,15 @@ def test_each_check_is_one_audit_line_without_card_data(api, read_audit, django_
         ({"email": "a@example.com", "amount": "10", "currency": "US$"}, "currency"),
         ({"email": "a@example.com", "amount": "10", "currency": "dollars"}, "currency"),
         ({"email": "a@example.com", "amount": "10", "card_type": "gold"}, "card_type"),
+        ({"email": "a@example.com", "amount": "10", "currency": "xyz"}, "currency"),
+        ({"email": "a@example.com", "amount": "10", "currency": "xts"}, "currency"),
+        ({"email": "a@example.com", "amount": "10", "currency": 840}, "currency"),
+        ({"email": "a@example.com", "amount": "1000000.00"}, "amount"),
+        ({"email": "a@example.com", "amount": "100000.00", "currency": "kwd"}, "amount"),
+        ({"email": "a@example.com", "amount": "100000000", "currency": "jpy"}, "amount"),
+        ({"email": "a@example.com", "amount": "10.50", "currency": "jpy"}, "amount"),
+        ({"email": "a@example.com", "amount": 10**400}, "amount"),
+        ({"email": "a@example.com", "amount": "10", "daily_total": "100000000.01"}, "daily_total"),
     ],
 )
 def test_invalid_input_is_a_400_naming_the_field_and_stores_nothing(api, body, field):
@@ -266,4 +275,25 @@ def test_the_command_refuses_bad_input_in_the_api_error_shape():
         call_command("fraud_check", "--email", "nope", "--amount", "-1")
     body = json.loads(str(error.value))
     assert body["error"] == "validation_error" and set(body["fields"]) == {"email", "amount"}
+    assert not FraudCheck.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"), [("999999.99", "usd"), ("99999999", "jpy"), ("99999.99", "kwd"), ("0.01", "EUR")]
+)
+def test_the_largest_amount_of_each_currency_is_checked(api, settings, amount, currency):
+    settings.GUARD_MAX_AMOUNT_DAY = Decimal("100000000")
+    response = check(api, amount=amount, currency=currency)
+    assert response.status_code == 200, response.json()
+    assert FraudCheck.objects.get().currency == currency.lower()
+
+
+def test_the_command_refuses_an_unknown_currency():
+    import json
+
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError) as error:
+        call_command("fraud_check", "--email", "a@example.com", "--amount", "10", "--currency", "xyz")
+    assert set(json.loads(str(error.value))["fields"]) == {"currency"}
     assert not FraudCheck.objects.exists()

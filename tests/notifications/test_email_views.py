@@ -63,6 +63,45 @@ def test_the_same_idempotency_key_gives_the_same_email_and_sends_once(
     assert len(smtp_server.messages) == 1
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"subject": "Hello again"},
+        {"body": "Other text."},
+        {"to": ["ann@example.com", "bo@example.com"]},
+        {"html": "<p>Plain text.</p>"},
+    ],
+    ids=["subject", "body", "to", "html"],
+)
+def test_a_reused_idempotency_key_with_another_request_is_a_409(api, change, read_audit):
+    first = api.post(URL, GOOD, format="json", HTTP_IDEMPOTENCY_KEY="order-42")
+    second = api.post(URL, {**GOOD, **change}, format="json", HTTP_IDEMPOTENCY_KEY="order-42")
+    assert second.status_code == 409
+    assert second.json() == {
+        "ok": False,
+        "error": "idempotency_key_reused",
+        "message": "This Idempotency-Key was used with a different request; use a new key for a new email.",
+    }
+    [email] = Email.objects.all()
+    assert (email.public_id, email.subject, email.body) == (first.json()["id"], "Hello", "Plain text.")
+    third = api.post(URL, GOOD, format="json", HTTP_IDEMPOTENCY_KEY="order-42")
+    assert (third.status_code, third.json()["id"]) == (200, first.json()["id"])
+
+
+def test_the_same_request_written_differently_is_the_same_request(api):
+    first = api.post(URL, GOOD, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    again = {**GOOD, "to": [" ann@EXAMPLE.com", "ann@example.com"], "html": ""}  # normalises to the same
+    second = api.post(URL, again, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    assert (second.status_code, second.json()["id"]) == (200, first.json()["id"])
+
+
+def test_an_email_stored_before_fingerprints_is_returned_for_its_key(api):
+    first = api.post(URL, GOOD, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    Email.objects.update(request_fingerprint="")
+    second = api.post(URL, {**GOOD, "subject": "Other"}, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    assert (second.status_code, second.json()["id"]) == (200, first.json()["id"])
+
+
 def test_a_different_idempotency_key_is_another_email(api):
     api.post(URL, GOOD, format="json", HTTP_IDEMPOTENCY_KEY="a")
     api.post(URL, GOOD, format="json", HTTP_IDEMPOTENCY_KEY="b")
@@ -144,3 +183,50 @@ def test_the_routes_are_documented_with_both_answers(api):
     assert {"200", "202", "400"} <= set(send["responses"])
     assert any(p["name"] == "Idempotency-Key" for p in send["parameters"])
     assert "/api/email/{public_id}" in paths
+
+
+# --- Subjects and addresses a mail header can carry ---------------------------------------------
+
+CONTROL_CHARACTERS = [
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x1d",
+    "\x1e",
+    "\x1f",
+    "\x85",
+    "\u2028",
+    "\u2029",
+    "\t",
+    "\x7f",
+    "\x9b",
+    "\x01",
+]
+
+
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS, ids=[f"U+{ord(c):04X}" for c in CONTROL_CHARACTERS])
+def test_a_subject_with_any_control_character_is_a_400(api, char):
+    response = api.post(URL, {**GOOD, "subject": f"Hi{char}Bcc: eve@example.com"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["fields"]["subject"] == [
+        f"Must not contain control characters or line breaks (found U+{ord(char):04X})."
+    ]
+    assert Email.objects.count() == 0
+
+
+@pytest.mark.parametrize("address", ['"a\x0bb"@example.com', '"a\x1fb"@example.com', "ann@example.com\x85"])
+def test_an_address_with_a_control_character_is_a_400(api, address):
+    response = api.post(URL, {**GOOD, "to": address}, format="json")
+    assert response.status_code == 400 and "to" in response.json()["fields"]
+    assert Email.objects.count() == 0
+
+
+def test_a_subject_with_format_characters_and_other_spaces_is_sent_as_written(
+    api, smtp_server, django_capture_on_commit_callbacks
+):
+    subject = "Family \U0001f468\u200d\U0001f469\u200d\U0001f467 \u05e9\u05dc\u05d5\u05dd\u200f 10\u00a0\u20ac"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(URL, {**GOOD, "subject": subject}, format="json")
+    assert response.status_code == 202
+    assert Email.objects.get().status == "sent"
+    assert smtp_server.messages[0]["message"]["Subject"].strip() == subject  # folded after "Subject:"

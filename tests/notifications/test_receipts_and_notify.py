@@ -104,3 +104,11 @@ def test_notify_enqueues_delivery_on_commit(settings, telegram_api, smtp_server,
     assert Email.objects.get().status == Status.SENT
     assert TelegramMessage.objects.get().status == Status.SENT
     assert len(smtp_server.messages) == 1 and len(telegram_api.requests) == 1
+
+
+def test_notify_puts_any_subject_on_one_header_safe_line(settings, smtp_server):
+    settings.ALERT_EMAIL_TO = ["ops@example.com"]
+    notified = notify("alert", "Refund\x0bspike\x00 in \x1b[31musd\u2028\x85now", "text")
+    assert notified.email.subject == "Refund spike in [31musd now"
+    assert email_deliver_due() == {"sent": 1}
+    assert smtp_server.messages[0]["message"]["Subject"] == "Refund spike in [31musd now"

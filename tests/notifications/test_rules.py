@@ -6,8 +6,12 @@ from decimal import Decimal
 import pytest
 
 from notifications.rules import (
+    check_header_text,
     format_amount,
+    header_safe,
+    header_unsafe,
     normalize_address,
+    request_fingerprint,
     retry_delay_seconds,
     smtp_error_is_permanent,
     telegram_split,
@@ -85,3 +89,24 @@ def test_a_line_longer_than_the_limit_is_cut_hard_but_not_inside_an_entity():
     line = "a" * 8 + "&amp;" + "b" * 10
     parts = telegram_split(f"head\n{line}\ntail", limit=10)
     assert parts == ["head", "aaaaaaaa", "&amp;bbbbb", "bbbbb\ntail"]
+
+
+@pytest.mark.parametrize("code", [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029, 0xD800])
+def test_every_control_character_and_line_separator_is_unsafe_in_a_header(code):
+    value = f"a{chr(code)}b"
+    assert header_unsafe(value) == chr(code)
+    with pytest.raises(ValueError, match=f"U\\+{code:04X}"):
+        check_header_text(value)
+    assert header_safe(value) == "a b"
+
+
+@pytest.mark.parametrize("value", ["Hello", "Grüße \u00a0€", "\u200d\u200e\u200f\ufeff", "\U0001f600", "a  b"])
+def test_printable_text_format_characters_and_spaces_are_header_safe(value):
+    assert header_unsafe(value) is None and check_header_text(value) == value
+
+
+def test_a_request_fingerprint_depends_on_the_values_not_the_order():
+    one = request_fingerprint(to=["a@example.com"], subject="s", body="b", html="")
+    assert one == request_fingerprint(html="", body="b", subject="s", to=["a@example.com"])
+    assert one != request_fingerprint(to=["a@example.com"], subject="s", body="b ", html="")
+    assert len(one) == 64

@@ -33,6 +33,8 @@ def test_it_queues_for_several_recipients_with_smtp(capsys, smtp_server):
     [
         (["--to", "nope", "--subject", "Hi", "--body", "T"], "to"),
         (["--to", "a@example.com", "--subject", "Hi\r\nBcc: e@x.io", "--body", "T"], "subject"),
+        (["--to", "a@example.com", "--subject", "Hi\x0bBcc: e@x.io", "--body", "T"], "subject"),
+        (["--to", "a@example.com", "--subject", "Hi\u2028there", "--body", "T"], "subject"),
         (["--to", "a@example.com", "--subject", "Hi", "--body", "x" * (1024 * 1024 + 1)], "body"),
     ],
 )

@@ -10,7 +10,7 @@ from django.utils import timezone
 from notifications.models import Email, Kind, Status, TelegramMessage
 from observability.models import Alert, EvaluationLock, Silence
 from observability.services import alerts_evaluate, evaluation_lock_acquire, evaluation_lock_release
-from payments.models import WebhookEvent
+from payments.models import WebhookEvent, WebhookRejection
 from tests.observability.conftest import NOW
 from tests.payments.factories import make_payment
 
@@ -21,11 +21,17 @@ MIN = timedelta(minutes=1)
 def failed_webhooks(count: int, at, status=WebhookEvent.Status.FAILED):
     for n in range(count):
         WebhookEvent.objects.create(
-            event_id=f"evt_{at:%H%M}_{n}" if status != WebhookEvent.Status.REJECTED else "",
+            event_id=f"evt_{at:%H%M}_{status}_{n}" if status != WebhookEvent.Status.REJECTED else "",
             type="payment_intent.succeeded",
             status=status,
             received_at=at,
         )
+
+
+def refused(count: int, at, reason="invalid_signature"):
+    minute = at.replace(second=0, microsecond=0)
+    row, _ = WebhookRejection.objects.get_or_create(reason=reason, minute=minute, defaults={"first_at": at})
+    WebhookRejection.objects.filter(pk=row.pk).update(count=row.count + count)
 
 
 def alert_messages():
@@ -59,13 +65,36 @@ def test_a_burst_fires_once_reminds_after_four_hours_and_resolves_once_three_mes
     )
 
 
-def test_rejected_deliveries_count_and_the_threshold_is_not_enough(on_commit):
-    failed_webhooks(2, NOW - MIN)
-    failed_webhooks(1, NOW - MIN, status=WebhookEvent.Status.REJECTED)
+def test_only_processing_failures_count_and_the_threshold_is_not_enough(on_commit):
+    failed_webhooks(3, NOW - MIN)
+    failed_webhooks(5, NOW - MIN, status=WebhookEvent.Status.INVALID)  # answered, never processable: no page
+    failed_webhooks(5, NOW - MIN, status=WebhookEvent.Status.REJECTED)  # stored refusals from before counting
+    refused(1000, NOW - MIN)  # anyone can send junk
     failed_webhooks(5, NOW - 6 * MIN)  # outside the 5-minute window
+    assert "firing:webhook_failures" not in alerts_evaluate(now=NOW).notified
+    failed_webhooks(1, NOW - 2 * MIN)
+    assert "firing:webhook_failures" in alerts_evaluate(now=NOW).notified
+
+
+def test_refused_deliveries_feed_their_own_warning(on_commit, settings):
+    settings.ALERT_WEBHOOK_SIGNATURE_FAILURES = 20
+    refused(15, NOW - 2 * MIN)
+    refused(5, NOW - MIN, reason="unsupported_media_type")
+    refused(500, NOW - 6 * MIN)  # outside the 5-minute window
     assert alerts_evaluate(now=NOW).notified == []
-    failed_webhooks(1, NOW - MIN, status=WebhookEvent.Status.REJECTED)
-    assert alerts_evaluate(now=NOW).notified == ["firing:webhook_failures"]
+    refused(1, NOW, reason="malformed_event")
+    assert alerts_evaluate(now=NOW).notified == ["firing:webhook_signature_failures"]
+    alert = Alert.objects.get(rule="webhook_signature_failures")
+    assert (alert.severity, alert.observed, alert.threshold) == ("warning", 21.0, 20.0)
+    assert "21 webhook deliveries refused" in alert.summary
+    assert not Alert.objects.filter(rule="webhook_failures").exists()
+    assert alerts_evaluate(now=NOW + 10 * MIN).notified == ["resolved:webhook_signature_failures"]
+
+
+def test_five_unsigned_posts_page_nobody(on_commit, client):
+    for _ in range(5):
+        assert client.post("/api/webhooks/stripe", "{}", content_type="application/json").status_code == 400
+    assert alerts_evaluate().notified == []
 
 
 def test_a_burst_reaches_telegram_and_email_as_one_message_each(settings, on_commit, smtp_server, telegram_api):

@@ -80,3 +80,16 @@ def test_without_recipients_the_report_is_skipped_and_says_so(on_commit, read_au
         assert "skipped" in daily_report_send(now=NOW)
     assert not Email.objects.exists()
     assert read_audit("observability")[-1]["event"] == "daily_report_skipped"
+
+
+def test_the_day_counts_refused_webhook_deliveries_with_the_events():
+    from observability.selectors import day_summary
+    from payments.models import WebhookEvent, WebhookRejection
+
+    day = YESTERDAY.replace(hour=0)
+    WebhookEvent.objects.create(event_id="evt_1", type="t", status="invalid", received_at=day + timedelta(hours=1))
+    WebhookRejection.objects.create(reason="invalid_signature", minute=day + timedelta(hours=2), count=9000)
+    WebhookRejection.objects.create(reason="malformed_event", minute=day + timedelta(hours=3), count=2)
+    WebhookRejection.objects.create(reason="malformed_event", minute=day + timedelta(days=1), count=5)  # today
+    summary = day_summary(since=day, until=day + timedelta(days=1))
+    assert summary["webhooks"] == {"invalid": 1, "rejected": 9002}

@@ -12,7 +12,7 @@ from echopilot.models import Heartbeat
 from notifications.models import Status
 from observability.models import Alert, Snapshot
 from observability.services import retention, self_heal
-from payments.models import Payment, WebhookEvent
+from payments.models import Payment, WebhookEvent, WebhookRejection
 from tests.notifications.factories import make_email
 from tests.payments import stripe_events
 
@@ -30,6 +30,7 @@ def old_and_new(now):
             rule=f"r{at:%j}", status="resolved", severity="warning", summary="", started_at=at,
             last_evaluated_at=at, resolved_at=at,
         )  # fmt: skip
+        WebhookRejection.objects.create(reason="invalid_signature", minute=at.replace(second=0, microsecond=0), count=5)
     Alert.objects.create(
         rule="still", status="firing", severity="critical", summary="", started_at=old, last_evaluated_at=now
     )
@@ -41,8 +42,9 @@ def test_retention_deletes_only_rows_past_the_limit_in_batches(settings):
     done = retention(now=now, batch=1)
     assert done["rows"] == {
         "heartbeats": 0, "snapshots": 1, "task_successes": 1, "task_failures": 1, "resolved_alerts": 1,
+        "webhook_rejections": 1,
     }  # fmt: skip
-    assert Snapshot.objects.count() == Success.objects.count() == 1
+    assert Snapshot.objects.count() == Success.objects.count() == WebhookRejection.objects.count() == 1
     assert Failure.objects.count() == 1
     assert set(Alert.objects.values_list("rule", flat=True)) == {f"r{now - timedelta(days=89):%j}", "still"}
 

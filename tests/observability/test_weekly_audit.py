@@ -10,7 +10,7 @@ from django.utils import timezone
 from fraud.services import fraud_check_create
 from notifications.services import email_send
 from observability.services import WEEKLY_AUDIT_KEY, weekly_audit
-from payments.models import WebhookEvent
+from payments.models import WebhookEvent, WebhookRejection
 from tests.payments.stripe_events import succeeded
 
 pytestmark = pytest.mark.django_db
@@ -69,3 +69,18 @@ def test_rows_older_than_a_week_are_not_audited(logged_rows, log_dir):
     checks, _ = logged_rows
     remove_line(log_dir / "fraud_guard.ndjson", checks[0].check_id)
     assert weekly_audit(now=timezone.now() + timedelta(days=8))["streams"]["fraud_checks"]["rows"] == 0
+
+
+def test_refused_deliveries_and_invalid_events_are_audited_too(logged_rows, on_commit, log_dir):
+    from payments.services import webhook_event_process, webhook_reject
+
+    with on_commit(execute=True):
+        for _ in range(25):
+            webhook_reject(reason="invalid_signature", detail="no signature", body=b"{}", content_type="text/plain")
+        assert webhook_event_process(event=succeeded("evt_audit_bad", currency="xyz")) == "invalid"
+    result = weekly_audit()
+    assert result["discrepancies"] == 0
+    assert result["streams"]["webhook_rejections"]["rows"] == len(WebhookRejection.objects.all())
+    assert result["streams"]["webhook_events"]["rows"] == 2
+    WebhookRejection.objects.all().delete()
+    assert weekly_audit()["streams"]["webhook_rejections"]["missing_in_db"] >= 1

@@ -1,6 +1,7 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from payments.models import Payment, WebhookEvent
 from tests.payments import stripe_events as se
@@ -55,7 +56,7 @@ def test_the_reprocess_action_processes_failed_events_only(admin_client):
         {"action": "reprocess", "_selected_action": [failed.pk, processed.pk]},
         follow=True,
     )
-    assert "Reprocessed 1 failed event(s): 1 processed, 0 failed again." in response.text
+    assert "Reprocessed 1 failed event(s): 1 processed, 0 failed again, 0 invalid (never processable)." in response.text
     assert Payment.objects.get().status == "succeeded"
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == ("processed", 2)
@@ -103,3 +104,38 @@ def test_reprocessing_needs_the_reprocess_permission(staff_login):
     permitted.post(url, {"action": "reprocess", "_selected_action": [failed.pk], "index": "0"})
     failed.refresh_from_db()
     assert failed.status == "processed"
+
+
+@pytest.mark.parametrize("email", ['"a\x0bb"@example.com', '"a\x1fb"@example.com', "not-an-address"])
+def test_an_edited_email_must_be_an_address_to_send_to(admin_client, email):
+    payment = make_payment("pi_123")
+    form = {
+        "email": email,
+        "status": "succeeded",
+        "card_type": "debit",
+        "card_fingerprint": "",
+        "failure_code": "",
+        "failure_message": "",
+    }
+    response = admin_client.post(f"/admin/payments/payment/{payment.pk}/change/", form)
+    assert response.status_code == 200  # the form again, with the error
+    payment.refresh_from_db()
+    assert payment.email == "ada@example.com"
+
+
+def test_refused_deliveries_are_listed_with_their_counts(admin_client):
+    from payments.models import WebhookRejection
+
+    WebhookRejection.objects.create(
+        reason="invalid_signature", minute=timezone.now().replace(second=0, microsecond=0), count=1234
+    )
+    response = admin_client.get("/admin/payments/webhookrejection/")
+    assert response.status_code == 200
+    assert "1234" in response.text and "invalid_signature" in response.text
+    assert admin_client.get("/admin/payments/webhookrejection/add/").status_code == 403
+
+
+def test_invalid_events_can_be_filtered(admin_client):
+    WebhookEvent.objects.create(event_id="evt_bad", type="charge.refunded", status="invalid", last_error="why")
+    response = admin_client.get("/admin/payments/webhookevent/", {"status__exact": "invalid"})
+    assert "evt_bad" in response.text

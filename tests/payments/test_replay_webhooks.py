@@ -2,6 +2,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 
 from payments.models import Payment, WebhookEvent
 from tests.payments import stripe_events as se
@@ -49,10 +50,24 @@ def test_it_filters_by_type():
     assert Payment.objects.get().provider_id == "pi_other"
 
 
-def test_it_reports_events_that_fail_again():
-    stored(se.succeeded(amount=-1), "failed", attempts=1)
-    assert "1 failed" in replay()
+def test_it_reports_events_that_fail_again(monkeypatch):
+    def locked(facts):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr("payments.services._payment_apply", locked)
+    stored(se.succeeded(), "failed", attempts=1)
+    assert "replayed 1 failed event(s): 1 failed" in replay()
     assert WebhookEvent.objects.get().attempts == 2
+
+
+def test_an_event_that_can_never_be_processed_ends_invalid_and_is_not_replayed_again():
+    stored(se.succeeded(amount=-1), "failed", attempts=1)
+    assert "replayed 1 failed event(s): 1 invalid" in replay()
+    webhook = WebhookEvent.objects.get()
+    assert (webhook.status, webhook.attempts) == ("invalid", 2)
+    assert "must not be negative" in webhook.last_error
+    assert "nothing to do" in replay()
+    assert not Payment.objects.exists()
 
 
 def test_ignored_events_stay_ignored_while_their_type_has_no_handler():

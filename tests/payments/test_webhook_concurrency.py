@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from payments.models import Payment, WebhookEvent
+from payments.models import Payment, WebhookEvent, WebhookRejection
 from tests.payments import stripe_events as se
 from tests.payments.conftest import URL
 
@@ -57,3 +57,28 @@ def test_different_events_for_one_payment_at_once_end_refunded():
         ("evt_ok", "processed", 1),
         ("evt_refund", "processed", 1),
     ]
+
+
+def test_refusals_at_once_are_all_counted_on_one_row_per_minute(read_audit):
+    per_thread = 20
+    barrier = threading.Barrier(THREADS)
+
+    def junk():
+        try:
+            client = Client()
+            barrier.wait()
+            for _ in range(per_thread):
+                assert client.post(URL, "{}", content_type="application/json").status_code == 400
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=junk) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counts = list(WebhookRejection.objects.values_list("count", flat=True))
+    assert sum(counts) == THREADS * per_thread
+    assert len(counts) <= 2  # one row per minute; two if the burst crossed a minute boundary
+    lines = read_audit("payments")
+    assert sorted(line["count"] for line in lines) == sorted(n for count in counts for n in (1, 10, 100) if n <= count)

@@ -1,9 +1,11 @@
+import hashlib
 import time
 from decimal import Decimal
 
 import pytest
+from django.db import OperationalError
 
-from payments.models import Payment, WebhookEvent
+from payments.models import Payment, WebhookEvent, WebhookRejection
 from tests.payments import stripe_events as se
 from tests.payments.conftest import URL
 
@@ -15,13 +17,13 @@ def only_payment() -> Payment:
     return payment
 
 
-def rejected() -> list[WebhookEvent]:
-    return list(WebhookEvent.objects.filter(status=WebhookEvent.Status.REJECTED))
+def rejected() -> list[WebhookRejection]:
+    return list(WebhookRejection.objects.all())
 
 
 def assert_nothing_processed():
     assert not Payment.objects.exists()
-    assert not WebhookEvent.objects.exclude(status=WebhookEvent.Status.REJECTED).exists()
+    assert not WebhookEvent.objects.exists()
 
 
 # --- Signatures -------------------------------------------------------------
@@ -41,16 +43,17 @@ def test_it_rejects_a_signature_made_with_another_secret(deliver, django_capture
     assert response.json()["ok"] is False
     assert response.json()["error"] == "invalid_signature"
     assert_nothing_processed()
-    [webhook] = rejected()
-    assert webhook.payload == {
-        "reason": "invalid_signature",
-        "content_type": "application/json",
-        "bytes": len(payload.encode()),
-        "sha256": webhook.payload["sha256"],
-    }
+    [rejection] = rejected()
+    assert (rejection.reason, rejection.count, rejection.last_content_type) == (
+        "invalid_signature",
+        1,
+        "application/json",
+    )
+    assert rejection.last_bytes == len(payload.encode())
+    assert rejection.last_sha256 == hashlib.sha256(payload.encode()).hexdigest()
     [line] = read_audit("payments")
     assert line["event"] == "webhook_rejected"
-    assert line["reason"] == "invalid_signature"
+    assert (line["reason"], line["rejection"], line["count"]) == ("invalid_signature", rejection.pk, 1)
     assert "pi_123" not in str(line)
 
 
@@ -60,7 +63,7 @@ def test_it_rejects_an_expired_timestamp(deliver):
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_signature"
     assert_nothing_processed()
-    assert "tolerance" in rejected()[0].last_error
+    assert "tolerance" in rejected()[0].last_detail
 
 
 def test_it_accepts_a_timestamp_within_five_minutes(deliver):
@@ -74,7 +77,7 @@ def test_it_rejects_a_missing_signature_header(deliver):
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_signature"
     assert_nothing_processed()
-    assert len(rejected()) == 1
+    assert [rejection.count for rejection in rejected()] == [1]
 
 
 def test_it_rejects_a_tampered_body(deliver):
@@ -93,7 +96,7 @@ def test_it_rejects_every_delivery_when_no_secret_is_configured(deliver, setting
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_signature"
     assert_nothing_processed()
-    assert rejected()[0].payload["reason"] == "secret_not_configured"
+    assert rejected()[0].reason == "secret_not_configured"
 
 
 def test_it_needs_no_dash_key(deliver, api):
@@ -110,7 +113,7 @@ def test_it_refuses_malformed_json_even_when_signed(deliver):
     assert response.status_code == 400
     assert response.json()["error"] == "malformed_request"
     assert_nothing_processed()
-    assert rejected()[0].payload["reason"] == "malformed_event"
+    assert rejected()[0].reason == "malformed_event"
 
 
 def test_it_refuses_signed_json_that_is_not_an_event(deliver):
@@ -132,7 +135,7 @@ def test_it_refuses_another_content_type(deliver):
     assert response.status_code == 415
     assert response.json()["error"] == "unsupported_media_type"
     assert_nothing_processed()
-    assert rejected()[0].payload["reason"] == "unsupported_media_type"
+    assert rejected()[0].reason == "unsupported_media_type"
 
 
 def test_it_refuses_a_body_over_one_mib(deliver):
@@ -313,8 +316,14 @@ def test_a_success_after_a_failure_wins(deliver):
 # --- Processing errors ------------------------------------------------------
 
 
-def test_a_processing_error_is_recorded_and_answered_500(deliver, django_capture_on_commit_callbacks, read_audit):
-    event = se.succeeded(amount=-1)
+def test_a_processing_error_is_recorded_and_answered_500(
+    deliver, django_capture_on_commit_callbacks, read_audit, monkeypatch
+):
+    def locked(facts):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr("payments.services._payment_apply", locked)
+    event = se.succeeded()
     with django_capture_on_commit_callbacks(execute=True):
         response = deliver(event)
     assert response.status_code == 500
@@ -322,7 +331,7 @@ def test_a_processing_error_is_recorded_and_answered_500(deliver, django_capture
     assert not Payment.objects.exists()
     webhook = WebhookEvent.objects.get(event_id="evt_ok")
     assert (webhook.status, webhook.attempts) == ("failed", 1)
-    assert "ValueError" in webhook.last_error
+    assert webhook.last_error == "OperationalError: database is locked"
     assert webhook.payload == event
     [line] = read_audit("payments")
     assert (line["event"], line["event_id"], line["attempts"]) == ("webhook_failed", "evt_ok", 1)

@@ -41,6 +41,47 @@ def test_it_rejects_nan_in_json(api):
     assert_error_shape(response, 400, "malformed_request")
 
 
+@pytest.mark.parametrize("depth", [1000, 100_000])
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_it_rejects_json_nested_too_deeply(api, depth, opening):
+    closing = "]" if opening == "[" else "}"
+    body = '{"name": "ann", "amount": "1", "x": ' + opening * depth + "1" + closing * depth + "}"
+    response = api.post("/api/test/echo", body, content_type="application/json")
+    body = assert_error_shape(response, 400, "malformed_request")
+    assert "nested deeper than 64 levels" in body["message"]
+
+
+@pytest.mark.urls("echopilot.urls")
+@pytest.mark.parametrize("path", ["/api/fraud/check", "/api/email/send", "/api/portal/link", "/api/portal/revoke"])
+def test_every_json_endpoint_rejects_deep_nesting(api, path):
+    response = api.post(path, "[" * 1000 + "]" * 1000, content_type="application/json")
+    assert_error_shape(response, 400, "malformed_request")
+
+
+def test_it_accepts_json_nested_up_to_the_limit(api):
+    from echopilot.parsers import MAX_JSON_DEPTH
+
+    nested = "[" * (MAX_JSON_DEPTH - 1) + "1" + "]" * (MAX_JSON_DEPTH - 1)
+    response = api.post(
+        "/api/test/echo",
+        '{"name": "ann", "amount": "1", "x": ' + nested + "}",
+        format=None,
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    response = api.post(
+        "/api/test/echo", '{"name": "ann", "amount": "1", "x": [' + nested + "]}", content_type="application/json"
+    )
+    assert_error_shape(response, 400, "malformed_request")
+
+
+def test_the_depth_limit_is_not_fooled_by_brackets_in_strings():
+    from echopilot.parsers import json_loads
+
+    assert json_loads('{"a": "' + "[" * 500 + '"}') == {"a": "[" * 500}
+    assert json_loads("[" + "[], " * 500 + "[]]") == [[]] * 501
+
+
 def test_it_rejects_a_wrong_content_type(api):
     response = api.post("/api/test/echo", "name=ann&amount=1", content_type="application/x-www-form-urlencoded")
     assert_error_shape(response, 415, "unsupported_media_type")
