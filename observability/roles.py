@@ -37,6 +37,7 @@ ROLES: dict[str, list[str]] = {
         "payments.view_payment",
         "payments.view_webhookevent",
         "payments.reprocess_webhookevent",
+        "payments.view_webhookrejection",
         "fraud.view_fraudcheck",
         "fraud.view_fraudreview",
         "fraud.view_listentry",
