@@ -1,6 +1,7 @@
 """Write bench/RESULTS.md from the JSON the benchmarks left in bench/out/ (run by `make bench`)."""
 
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -8,6 +9,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import BASE_DIR, OUT_DIR, machine  # noqa: E402
+
+RESULTS = BASE_DIR / "bench" / "RESULTS.md"
+SCRIPT = re.compile(r"bench/(\w+)\.py")
+
+
+def kept_from_previous(prefix: str) -> list[str]:
+    """Lines of the previous RESULTS.md (table rows, notes) of benchmarks that did not run this time.
+
+    A benchmark run alone (``make bench-startup``) leaves only its own JSON in bench/out/;
+    the other benchmarks' figures stay as they were instead of disappearing.
+    """
+    if not RESULTS.exists():
+        return []
+    kept = []
+    for line in RESULTS.read_text().splitlines():
+        script = SCRIPT.search(line)
+        if line.startswith(prefix) and script and load(script[1]) is None:
+            kept.append(line)
+    return kept
 
 
 def load(name: str) -> dict | None:
@@ -140,7 +160,7 @@ def startup_notes() -> list[str]:
         for kind in ("fresh", "restart")
     ]
     return [
-        f"- Start-up, where the time went (first round). Fresh clone, baseline: {where(first['baseline']['fresh'])}; "
+        f"- Start-up (bench/startup.py), where the time went (first round). Fresh clone, baseline: {where(first['baseline']['fresh'])}; "
         f"ours: {where(first['ours']['fresh'])}. Restart, baseline: {where(first['baseline']['restart'])}; "
         f"ours: {where(first['ours']['restart'])}. The baseline installs the test tools too (brotli comes with "
         "locust), and its collectstatic then compresses every static file, the API docs' bundles included, "
@@ -156,7 +176,8 @@ def main() -> None:
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {facts['cores']} cores, "
+        f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (a benchmark not run then keeps its "
+        f"rows from the run before). Machine: {facts['cores']} cores, "
         f"{facts['memory_gb']} GiB, {facts['cpu']}, Python {facts['python']}; PostgreSQL and Redis on the same machine.",
         "",
         "Absolute numbers are this machine's; the ratios, each measured against its baseline in the same run, "
@@ -167,11 +188,12 @@ def main() -> None:
         "| --- | --- | --- | --- | --- |",
     ]
     lines += [f"| {' | '.join(row)} |" for row in rows()]
+    lines += kept_from_previous("| ")
     lines += [
         "",
         "Reading the table:",
         "",
-        *startup_notes(),
+        *(startup_notes() or kept_from_previous("- ")),
         "- The fraud check holds a transaction with the card's and the email's lock around its counting query: "
         "four round trips (BEGIN, the locks and the prepared counting query together, insert, COMMIT) to the "
         "baseline's one insert. Measured once in a single process on this machine, that cost about 0.35 ms more "
@@ -184,7 +206,7 @@ def main() -> None:
         "- Cluster mode here runs every node on this one machine: it shows the same behaviour under the same "
         "load, not the gain of adding machines.",
     ]
-    (BASE_DIR / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    RESULTS.write_text("\n".join(lines) + "\n")
     print("wrote bench/RESULTS.md")
 
 
