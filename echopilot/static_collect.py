@@ -20,6 +20,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
 FINGERPRINT_FILE = ".sources-fingerprint"  # in STATIC_ROOT, so deleting the collected files forgets it too
@@ -64,6 +65,8 @@ def _collected_output_present() -> bool:
 
 def collectstatic_if_changed(*, verbosity: int = 1) -> bool:
     """Run collectstatic unless the sources are the ones collected last time; True when it ran."""
+    if not settings.STATIC_ROOT:
+        raise ImproperlyConfigured("collectstatic_if_changed needs STATIC_ROOT, the directory to collect into.")
     stamp = Path(settings.STATIC_ROOT) / FINGERPRINT_FILE
     fingerprint = static_sources_fingerprint()
     if stamp.is_file() and stamp.read_text() == fingerprint and _collected_output_present():

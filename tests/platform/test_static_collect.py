@@ -73,3 +73,11 @@ def test_a_removed_output_or_other_storage_is_collected_again(static_setup, sett
     assert (root / "staticfiles.json").exists()
     settings.STATIC_URL = "/assets/"
     assert "collected" in collect()
+
+
+def test_without_static_root_it_says_so(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.STATIC_ROOT = None
+    with pytest.raises(ImproperlyConfigured, match="STATIC_ROOT"):
+        collect()
