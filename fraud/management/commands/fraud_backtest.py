@@ -4,8 +4,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
-from tqdm import tqdm
 
+from echopilot.progress import progress
 from fraud.backtest import fraud_backtest
 from fraud.models import FraudCheck
 from fraud.rules import RuleConfig
@@ -57,8 +57,8 @@ class Command(BaseCommand):
         )
         total = FraudCheck.objects.filter(created_at__gte=since).count()
         started = timezone.now()
-        with tqdm(total=total, unit="check", file=self.stderr._out, disable=None) as progress:
-            report = fraud_backtest(since=since, config=config, progress=progress, max_examples=options["examples"])
+        with progress(total=total, label="fraud_backtest", unit="checks", stream=self.stderr) as bar:
+            report = fraud_backtest(since=since, config=config, progress=bar, max_examples=options["examples"])
         elapsed = (timezone.now() - started).total_seconds()
         self.stdout.write(
             f"Replayed {report.total} checks since {since:%Y-%m-%d %H:%M} UTC in {elapsed:.1f} s "

@@ -1,8 +1,8 @@
 from collections import Counter
 
 from django.core.management.base import BaseCommand
-from tqdm import tqdm
 
+from echopilot.progress import progress
 from payments.models import WebhookEvent
 from payments.services import webhook_event_reprocess
 
@@ -27,8 +27,12 @@ class Command(BaseCommand):
         if type:
             events = events.filter(type=type)
         outcomes = Counter()
-        for pk in tqdm(list(events.values_list("pk", flat=True)), unit="event", disable=None):
-            outcomes[webhook_event_reprocess(webhook=WebhookEvent.objects.get(pk=pk))] += 1
+        pks = list(events.values_list("pk", flat=True))
+        # Each event is processed in its own short transaction, so the service keeps answering meanwhile.
+        with progress(total=len(pks), label="replay_webhooks", unit="events", stream=self.stderr) as bar:
+            for pk in pks:
+                outcomes[webhook_event_reprocess(webhook=WebhookEvent.objects.get(pk=pk))] += 1
+                bar.update(1)
         summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing to do"
         style = self.style.WARNING if outcomes["failed"] else self.style.SUCCESS
         self.stdout.write(style(f"replayed {outcomes.total()} {status} event(s): {summary}"))
