@@ -113,6 +113,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # retention prunes them; nobody removes a record by hand
+
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):

@@ -56,3 +56,20 @@ def test_revoking_keys_needs_the_revoke_permission(staff_login, admin_client):
     client.post("/admin/echopilot/apikey/", {"action": "revoke", "_selected_action": [key.pk], "index": "0"})
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+def test_machine_records_cannot_be_deleted_by_hand_even_by_a_superuser(admin_client):
+    from django.contrib import admin
+
+    from echopilot.admin import ReadOnlyAdmin
+    from echopilot.models import Heartbeat
+
+    record = Heartbeat.objects.create(node="n1", pid=1)
+    read_only = [model for model, model_admin in admin.site._registry.items() if isinstance(model_admin, ReadOnlyAdmin)]
+    assert len(read_only) >= 8  # checks, events, refusals, emails, Telegram, snapshots, alerts, heartbeats, links
+    for model in read_only:
+        changelist = admin_client.get(f"/admin/{model._meta.app_label}/{model._meta.model_name}/").content.decode()
+        assert 'value="delete_selected"' not in changelist, model
+    url = f"/admin/echopilot/heartbeat/{record.pk}/delete/"
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert Heartbeat.objects.filter(pk=record.pk).exists()
