@@ -41,6 +41,7 @@ STREAMS = frozenset(
         "portal_links",
         "observability",
         "production_alerts",
+        "task_queue",
         "telegram",
     }
 )

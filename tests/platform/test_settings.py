@@ -96,6 +96,7 @@ def test_start_up_stops_without_a_session_secret_when_debug_is_off():
         ("DATABASE_URL", "mysql://x/y"),
         ("REDIS_URL", "127.0.0.1"),
         ("Q_RETRY", "60"),
+        ("TASKS_STALL_SECONDS", "120"),  # not above Q_TIMEOUT (120): a long healthy task would count as a stall
         ("ALERT_EMAIL_TO", "ops@example.com,not-an-address"),
     ],
 )
