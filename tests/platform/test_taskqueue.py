@@ -32,7 +32,7 @@ def limits(settings):
     settings.TASKS_START_GRACE_SECONDS = 60
 
 
-def schedule(name: str, *, func: str = "echopilot.tasks.heartbeat", next_run, minutes: int = 1) -> Schedule:
+def schedule(name: str, *, func: str = HEARTBEAT_FUNC, next_run, minutes: int = 1) -> Schedule:
     row = Schedule.objects.create(name=name, func=func, schedule_type=Schedule.MINUTES, minutes=minutes, repeats=-1)
     Schedule.objects.filter(pk=row.pk).update(next_run=next_run)
     return row
