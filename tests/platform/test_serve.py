@@ -1,5 +1,6 @@
 """`manage.py serve` (what `make run` starts): gunicorn and one qcluster, stopped together."""
 
+import json
 import os
 import secrets
 import signal
@@ -9,9 +10,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from django.core.management import CommandError, call_command
 
+from echopilot.supervisor import Child, earlier_run_alive, group_members, stop_children
 from tests.faults.processes import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -77,3 +80,84 @@ def test_serve_refuses_several_qclusters_on_sqlite(settings):
     settings.DB_IS_SQLITE = True
     with pytest.raises(CommandError, match="need PostgreSQL"):
         call_command("serve", qclusters=2)
+
+
+def test_serve_needs_at_least_one_child():
+    with pytest.raises(CommandError, match="one of them at least 1"):
+        call_command("serve", web_nodes=0, qclusters=0)
+    with pytest.raises(CommandError, match="must not be negative"):
+        call_command("serve", web_nodes=-1, qclusters=1)
+
+
+# --- The supervisor's process groups and pid file (echopilot/supervisor.py) ----------------------
+
+
+def group(script: str) -> Child:
+    """A child running ``bash -c script`` in a process group of its own, as serve starts its children."""
+    child = Child(role="t1", command=["bash", "-c", script], env={"NODE_NAME": "t"}, cluster=False)
+    child.process = subprocess.Popen(child.command, start_new_session=True)
+    child.create_time = psutil.Process(child.process.pid).create_time()
+    wait_for_members(child.pgid, 2)
+    return child
+
+
+def wait_for_members(pgid: int, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(group_members(pgid)) < count:
+        assert time.monotonic() < deadline, f"the group never had {count} processes"
+        time.sleep(0.05)
+
+
+def test_a_group_that_ignores_sigterm_is_killed_after_the_bound(settings):
+    settings.SERVE_STOP_SECONDS = 1
+    child = group("trap '' TERM; sleep 300 & sleep 300")
+    said = []
+    stop_children([child], graceful=True, say=said.append)
+    assert group_members(child.pgid) == []
+    assert said and said[0].startswith("t1 did not stop in 1 s; killing pid ")
+
+
+def test_a_group_whose_leader_is_gone_is_still_stopped(settings):
+    settings.SERVE_STOP_SECONDS = 5
+    child = group("sleep 300 & sleep 300 & wait")
+    child.process.kill()  # the leader dies alone; its children run on in its group
+    child.process.wait()
+    assert len(group_members(child.pgid)) == 2
+    said = []
+    stop_children([child], graceful=True, say=said.append)
+    assert group_members(child.pgid) == []
+    assert said == []  # SIGTERM to the whole group was enough
+
+
+def test_an_earlier_run_is_named_while_any_of_its_processes_lives(tmp_path, settings):
+    settings.SERVE_STOP_SECONDS = 5
+    child = group("sleep 300 & sleep 300 & wait")
+    path = tmp_path / "serve.json"
+    record = {"role": "q1", "pgid": child.pgid, "create_time": child.create_time, "command": child.command}
+    path.write_text(json.dumps({"serve": {"pid": 999999, "create_time": 1.0}, "children": [record]}))
+    try:
+        [line] = earlier_run_alive(path)
+        assert line.startswith(f"q1 (process group {child.pgid}): pid {child.pgid} (bash -c ")
+        assert line.count("(sleep 300)") == 2
+    finally:
+        stop_children([child], graceful=False, say=print)
+    assert earlier_run_alive(path) == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        "[1, 2]",
+        json.dumps({"children": [{"role": "q1", "pgid": 0, "create_time": 0}]}),
+        json.dumps({"children": [{"role": "q1", "pgid": 1, "create_time": 0}]}),
+        json.dumps({"children": [{"role": "q1", "pgid": -5, "create_time": 0}]}),
+        json.dumps({"children": [{"role": "q1", "pgid": "x"}, None, 7]}),
+        json.dumps({"serve": {"pid": os.getpid(), "create_time": 1.0}}),  # a reused pid: another process
+        json.dumps({"children": [{"role": "q1", "pgid": os.getpgrp(), "create_time": time.time() + 60}]}),
+    ],
+)
+def test_a_garbled_or_stale_pid_file_names_nothing(tmp_path, content):
+    path = tmp_path / "serve.json"
+    path.write_text(content)
+    assert earlier_run_alive(path) == []
