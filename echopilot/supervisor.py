@@ -41,7 +41,13 @@ from django_q.conf import Conf
 from django_q.status import Stat
 
 from echopilot.models import TaskQueueEvent
-from echopilot.taskqueue import PROGRESS_FILE_ENV, task_queue_event_record, task_queue_overdue, task_queue_state
+from echopilot.taskqueue import (
+    PROGRESS_FILE_ENV,
+    Stall,
+    task_queue_event_record,
+    task_queue_overdue,
+    task_queue_state,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +124,7 @@ class Child:
     restart_reason: str = ""
     restarts: int = 0  # restarts since the cluster last finished a task (the backoff)
     stalled_since: datetime | None = None  # an open stall: the last task it finished before it
+    holding_since: float | None = None  # seen holding work (its sentinel: "Working") since, without finishing any
 
     @property
     def node(self) -> str:
@@ -142,6 +149,31 @@ class Child:
         except OSError:
             finished = 0.0
         return max(finished, self.started_at)
+
+    def observe(self, *, working: bool, now: float) -> None:
+        """Note whether its sentinel reports work in hand; a task finished since the last look starts the count anew."""
+        if not working:
+            self.holding_since = None
+        elif self.holding_since is None or self.last_progress() > self.holding_since:
+            self.holding_since = now
+
+
+def stall_reason(child: Child, *, now: float, overdue: Stall | None) -> str | None:
+    """Why ``child`` (a running qcluster) counts as stalled, or None.
+
+    Stalled: for ``TASKS_STALL_SECONDS`` it held work and finished none, or it finished no
+    task while the heartbeat or a schedule was overdue. Not judged during
+    ``TASKS_START_GRACE_SECONDS`` after its start.
+    """
+    if now - child.started_at < settings.TASKS_START_GRACE_SECONDS:
+        return None
+    limit = settings.TASKS_STALL_SECONDS
+    if child.holding_since is not None and now - child.holding_since > limit:
+        return f"holds tasks and finished none for {now - child.holding_since:.0f} s"
+    idle = now - child.last_progress()
+    if overdue is not None and idle > limit:
+        return f"finished no task for {idle:.0f} s and the {overdue.reason}"
+    return None
 
 
 def stop_children(children: list[Child], *, graceful: bool, say: Callable[[str], None]) -> None:
@@ -340,6 +372,7 @@ class Supervisor:
         self.record(child, event, reason, stalled_since=child.stalled_since if event == Event.STALLED else None)
         stop_children([child], graceful=False, say=self.say)
         child.process = None
+        child.holding_since = None
         child.restarts += 1
         delay = min(RESTART_MAX_DELAY, 2 ** (child.restarts - 1))
         child.restart_at = time.monotonic() + delay
@@ -367,18 +400,11 @@ class Supervisor:
                 child.restarts = 0
                 if child.stalled_since is not None:
                     self.recovered(child)
-            if now - child.started_at < settings.TASKS_START_GRACE_SECONDS:
-                continue
-            idle = now - progress
-            if idle <= settings.TASKS_STALL_SECONDS:
-                continue
+            child.observe(working=statuses.get(child.pgid) == str(Conf.WORKING), now=now)
             overdue = task_queue_overdue(state, started_at=datetime.fromtimestamp(child.started_at, UTC))
-            if statuses.get(child.pgid) == str(Conf.WORKING):
-                reason = f"holds tasks and finished none for {idle:.0f} s"
-            elif overdue:
-                reason = f"finished no task for {idle:.0f} s and the {overdue.reason}"
-            else:
-                continue  # idle, and nothing is waiting for it
+            reason = stall_reason(child, now=now, overdue=overdue)
+            if reason is None:
+                continue
             if child.stalled_since is None:
                 child.stalled_since = datetime.fromtimestamp(progress, UTC)
                 self.alert(event="stalled", node=child.node, since=child.stalled_since, reason=reason)

@@ -258,9 +258,13 @@ class Serve:
 
 
 def cluster_workers(qcluster: psutil.Process, count: int) -> list[psutil.Process]:
-    """The worker processes of a qcluster started moments ago: its sentinel's first ``count`` children."""
+    """The worker processes of a qcluster whose workers were not replaced yet: its sentinel's first ``count`` children.
+
+    The sentinel forks its workers first, then the monitor and the pusher. Start times have the kernel's
+    clock-tick resolution, so ties are broken by the process id, which the kernel hands out in order.
+    """
     [sentinel] = qcluster.children()
-    return sorted(sentinel.children(), key=lambda child: child.create_time())[:count]
+    return sorted(sentinel.children(), key=lambda child: (child.create_time(), child.pid))[:count]
 
 
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:

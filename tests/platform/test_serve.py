@@ -13,8 +13,10 @@ from pathlib import Path
 import psutil
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
-from echopilot.supervisor import Child, earlier_run_alive, group_members, stop_children
+from echopilot.supervisor import Child, earlier_run_alive, group_members, stall_reason, stop_children
+from echopilot.taskqueue import PROGRESS_FILE_ENV, Stall
 from tests.faults.processes import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -93,19 +95,18 @@ def test_serve_needs_at_least_one_child():
 
 
 def group(script: str) -> Child:
-    """A child running ``bash -c script`` in a process group of its own, as serve starts its children."""
+    """A child running ``bash -c script`` in a process group of its own, as serve starts its children.
+
+    Returns once the group holds both of the script's ``sleep 300``.
+    """
     child = Child(role="t1", command=["bash", "-c", script], env={"NODE_NAME": "t"}, cluster=False)
     child.process = subprocess.Popen(child.command, start_new_session=True)
     child.create_time = psutil.Process(child.process.pid).create_time()
-    wait_for_members(child.pgid, 2)
-    return child
-
-
-def wait_for_members(pgid: int, count: int) -> None:
     deadline = time.monotonic() + 10
-    while len(group_members(pgid)) < count:
-        assert time.monotonic() < deadline, f"the group never had {count} processes"
+    while sum(member.cmdline() == ["sleep", "300"] for member in group_members(child.pgid)) < 2:
+        assert time.monotonic() < deadline, "the group never had its two sleeps"
         time.sleep(0.05)
+    return child
 
 
 def test_a_group_that_ignores_sigterm_is_killed_after_the_bound(settings):
@@ -161,3 +162,67 @@ def test_a_garbled_or_stale_pid_file_names_nothing(tmp_path, content):
     path = tmp_path / "serve.json"
     path.write_text(content)
     assert earlier_run_alive(path) == []
+
+
+# --- When the watchdog calls a qcluster stalled (echopilot.supervisor.stall_reason) -----------------
+
+
+@pytest.fixture
+def limits(settings):
+    settings.TASKS_STALL_SECONDS = 15
+    settings.TASKS_START_GRACE_SECONDS = 5
+
+
+def cluster(tmp_path, *, started_ago: float, finished_ago: float | None = None) -> Child:
+    progress = tmp_path / "q1.progress"
+    child = Child(role="q1", command=[], env={"NODE_NAME": "n-q1", PROGRESS_FILE_ENV: str(progress)}, cluster=True)
+    child.started_at = time.time() - started_ago
+    if finished_ago is not None:
+        finished(child, ago=finished_ago)
+    return child
+
+
+def finished(child: Child, *, ago: float) -> None:
+    """Its monitor touched the progress file ``ago`` seconds ago."""
+    child.progress_file.touch()
+    moment = time.time() - ago
+    os.utime(child.progress_file, (moment, moment))
+
+
+def test_work_that_arrives_long_after_the_start_counts_from_its_arrival(tmp_path, limits):
+    child = cluster(tmp_path, started_ago=40)  # the first tasks come with the scheduler's first pass, 30 s in
+    now = time.time()
+    child.observe(working=True, now=now)
+    assert stall_reason(child, now=now, overdue=None) is None
+    child.observe(working=True, now=now + 14)
+    assert stall_reason(child, now=now + 14, overdue=None) is None
+    child.observe(working=True, now=now + 16)
+    assert stall_reason(child, now=now + 16, overdue=None) == "holds tasks and finished none for 16 s"
+
+
+def test_a_finished_task_starts_the_count_anew(tmp_path, limits):
+    child = cluster(tmp_path, started_ago=100)
+    now = time.time()
+    child.observe(working=True, now=now - 30)
+    finished(child, ago=2)  # busy, but it gets through its work
+    child.observe(working=True, now=now)
+    assert stall_reason(child, now=now, overdue=None) is None
+    child.observe(working=False, now=now + 1)
+    assert child.holding_since is None
+
+
+def test_an_idle_cluster_is_stalled_only_while_the_heartbeat_or_a_schedule_is_overdue(tmp_path, limits):
+    child = cluster(tmp_path, started_ago=100)
+    now = time.time()
+    child.observe(working=False, now=now)
+    assert stall_reason(child, now=now, overdue=None) is None
+    overdue = Stall(since=timezone.now(), reason="heartbeat overdue")
+    assert stall_reason(child, now=now, overdue=overdue) == "finished no task for 100 s and the heartbeat overdue"
+    finished(child, ago=3)  # this one works; another node is the problem
+    assert stall_reason(child, now=time.time(), overdue=overdue) is None
+
+
+def test_nothing_is_judged_in_the_grace_after_a_start(tmp_path, limits):
+    child = cluster(tmp_path, started_ago=3)
+    child.holding_since = time.time() - 600
+    assert stall_reason(child, now=time.time(), overdue=Stall(since=timezone.now(), reason="x")) is None
