@@ -32,3 +32,12 @@ def test_the_revoke_action_stops_a_key(admin_client, anon):
     admin_client.post("/admin/echopilot/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+def test_the_watchdogs_events_are_listed_read_only(admin_client):
+    from echopilot.taskqueue import task_queue_event_record
+
+    task_queue_event_record(node="shop-q1", event="stalled", reason="holds tasks and finished none for 200 s")
+    page = admin_client.get("/admin/echopilot/taskqueueevent/?event=stalled").content.decode()
+    assert "shop-q1" in page and "holds tasks and finished none for 200 s" in page
+    assert admin_client.get("/admin/echopilot/taskqueueevent/add/").status_code == 403
