@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.models import Schedule
+from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
 from echopilot import taskqueue
@@ -133,16 +134,19 @@ def test_a_stall_ends_with_the_recovery_of_its_node_and_no_other():
 
 
 def test_the_oldest_waiting_task_is_read_from_the_broker():
+    """From the database (ORM broker) on SQLite, from the Redis list with REDIS_URL: the first one queued."""
     broker = get_broker()
     broker.purge_queue()
+    now = timezone.now()
     try:
-        assert task_queue_state().oldest_queued_age_seconds == 0
-        before = timezone.now()
-        async_task("echopilot.tasks.heartbeat", sync=False)
-        async_task("echopilot.tasks.heartbeat", sync=False)
-        state = task_queue_state(now=before + timedelta(seconds=50))
+        assert task_queue_state(now=now).oldest_queued_age_seconds == 0
+        for age in (100, 10):
+            broker.enqueue(
+                SignedPackage.dumps({"id": f"t{age}", "func": "x.y", "started": now - timedelta(seconds=age)})
+            )
+        state = task_queue_state(now=now)
         assert state.queue_readable
-        assert 49 <= state.oldest_queued_age_seconds <= 50
+        assert state.oldest_queued_age_seconds == 100
     finally:
         broker.purge_queue()
 
