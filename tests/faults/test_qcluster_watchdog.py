@@ -194,10 +194,13 @@ def test_a_killed_qcluster_top_process_leaves_no_orphan_and_no_ghost_for_the_nex
             wait_until(lambda: len(psutil.Process(by_hand.pid).children(recursive=True)) == 5, timeout=30, message="")
 
             def refuses() -> bool:
-                done = subprocess.run(
-                    [sys.executable, "manage.py", "serve"], cwd=BASE_DIR, env=env, capture_output=True, text=True
-                )
-                return done.returncode != 0 and f"pid {by_hand.pid} (" in done.stderr
+                attempt = Serve(env, tmp_path / "refused.log")
+                try:
+                    code = attempt.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:  # it started: the qcluster went unnoticed
+                    stop(attempt)
+                    pytest.fail("serve started beside a qcluster started by hand")
+                return code != 0 and f"pid {by_hand.pid} (" in attempt.output()
 
             wait_until(refuses, timeout=30, message="a qcluster started by hand was not noticed")
         finally:
