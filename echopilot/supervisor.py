@@ -150,8 +150,13 @@ class Child:
             finished = 0.0
         return max(finished, self.started_at)
 
-    def observe(self, *, working: bool, now: float) -> None:
-        """Note whether its sentinel reports work in hand; a task finished since the last look starts the count anew."""
+    def observe(self, *, working: bool | None, now: float) -> None:
+        """Note whether its sentinel reports work in hand (None: no report to read this time, nothing changes).
+
+        A task finished since the last look starts the count anew.
+        """
+        if working is None:
+            return
         if not working:
             self.holding_since = None
         elif self.holding_since is None or self.last_progress() > self.holding_since:
@@ -400,7 +405,8 @@ class Supervisor:
                 child.restarts = 0
                 if child.stalled_since is not None:
                     self.recovered(child)
-            child.observe(working=statuses.get(child.pgid) == str(Conf.WORKING), now=now)
+            status = statuses.get(child.pgid)
+            child.observe(working=None if status is None else status == str(Conf.WORKING), now=now)
             overdue = task_queue_overdue(state, started_at=datetime.fromtimestamp(child.started_at, UTC))
             reason = stall_reason(child, now=now, overdue=overdue)
             if reason is None:

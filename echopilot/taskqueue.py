@@ -208,8 +208,8 @@ def task_queue_event_record(
     *, node: str, event: str, reason: str = "", stalled_since: datetime | None = None
 ) -> TaskQueueEvent:
     """One row and one ``task_queue.ndjson`` line for what the watchdog saw or did."""
-    row = TaskQueueEvent.objects.create(node=node, event=event, reason=reason[:300], stalled_since=stalled_since)
-    audit_event("task_queue", event, node=node, reason=row.reason, stalled_since=stalled_since)
+    row = TaskQueueEvent.objects.create(node=node[:100], event=event, reason=reason[:300], stalled_since=stalled_since)
+    audit_event("task_queue", event, node=row.node, reason=row.reason, stalled_since=stalled_since)
     return row
 
 

@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from echopilot.supervisor import Child, earlier_run_alive, group_members, stall_reason, stop_children
-from echopilot.taskqueue import PROGRESS_FILE_ENV, Stall
+from echopilot.taskqueue import PROGRESS_FILE_ENV, Stall, task_queue_event_record
 from tests.faults.processes import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -226,3 +226,32 @@ def test_nothing_is_judged_in_the_grace_after_a_start(tmp_path, limits):
     child = cluster(tmp_path, started_ago=3)
     child.holding_since = time.time() - 600
     assert stall_reason(child, now=time.time(), overdue=Stall(since=timezone.now(), reason="x")) is None
+
+
+def test_a_missing_status_report_neither_starts_nor_ends_the_count(tmp_path, limits):
+    child = cluster(tmp_path, started_ago=100)
+    now = time.time()
+    child.observe(working=True, now=now - 20)
+    child.observe(working=None, now=now)  # the broker's statistics could not be read this time
+    assert stall_reason(child, now=now, overdue=None) == "holds tasks and finished none for 20 s"
+    (tmp_path / "idle").mkdir()
+    idle = cluster(tmp_path / "idle", started_ago=100)
+    idle.observe(working=None, now=now)
+    assert idle.holding_since is None
+
+
+def test_serve_refuses_a_run_dir_it_cannot_write(tmp_path, settings):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    settings.SERVE_RUN_DIR = blocker / "run"  # below a file: cannot be created
+    with pytest.raises(CommandError, match="SERVE_RUN_DIR .* is not a writable directory"):
+        call_command("serve", web_nodes=0, qclusters=1)
+
+
+@pytest.mark.django_db
+def test_an_overlong_node_name_is_cut_to_fit(read_audit, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        row = task_queue_event_record(node="n" * 300 + "-q1", event="exited", reason="r" * 1000)
+    row.refresh_from_db()
+    assert row.node == "n" * 100 and len(row.reason) == 300
+    assert read_audit("task_queue")[0]["node"] == "n" * 100

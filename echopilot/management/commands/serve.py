@@ -43,10 +43,13 @@ class Command(BaseCommand):
                 + f"\nStop them first (kill -TERM <pid>, or kill -TERM -- -<process group>); pid file: {pidfile_path()}"
             )
         run_dir = Path(settings.SERVE_RUN_DIR)
-        try:
+        try:  # the pid file and the qclusters' progress files go there: fail before anything starts
             run_dir.mkdir(parents=True, exist_ok=True)
+            probe = run_dir / f".probe.{os.getpid()}"
+            probe.touch()
+            probe.unlink()
         except OSError as exc:
-            raise CommandError(f"SERVE_RUN_DIR {run_dir} cannot be created: {exc}") from None
+            raise CommandError(f"SERVE_RUN_DIR {run_dir} is not a writable directory: {exc}") from None
 
         port = port or settings.PORT
         children = [
