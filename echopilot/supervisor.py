@@ -308,6 +308,7 @@ class Supervisor:
         self.next_check = 0.0
         self.check_interval = min(5.0, max(0.5, settings.TASKS_STALL_SECONDS / 5))
         self.alerts: list[threading.Thread] = []
+        self.state_unreadable = False  # the last watchdog pass could not read the database (said once)
 
     def request_stop(self, signum, frame) -> None:
         self.stopping = True
@@ -329,8 +330,9 @@ class Supervisor:
                 time.sleep(LOOP_SECONDS)
         finally:
             stop_children(self.children, graceful=True, say=self.say)
-            for thread in self.alerts:
-                thread.join(timeout=settings.SERVE_STOP_SECONDS)
+            deadline = time.monotonic() + settings.SERVE_STOP_SECONDS
+            for thread in self.alerts:  # an alert being delivered may finish, within the same bound
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             self.cleanup()
         return exit_code
 
@@ -338,7 +340,11 @@ class Supervisor:
         for child in self.children:
             if child.process is None:
                 if child.restart_at is not None and time.monotonic() >= child.restart_at:
-                    self.start(child)
+                    try:
+                        self.start(child)
+                    except OSError as exc:  # no process could be made (memory, process limit): try again later
+                        child.process = None
+                        self.schedule_restart(child, reason=f"could not be started again ({exc})")
                 continue
             code = child.process.poll()
             if code is None:
@@ -378,6 +384,10 @@ class Supervisor:
         stop_children([child], graceful=False, say=self.say)
         child.process = None
         child.holding_since = None
+        self.schedule_restart(child, reason=reason)
+
+    def schedule_restart(self, child: Child, *, reason: str) -> None:
+        """Start it again after 1 s, doubling with every restart that brought no progress, up to a minute."""
         child.restarts += 1
         delay = min(RESTART_MAX_DELAY, 2 ** (child.restarts - 1))
         child.restart_at = time.monotonic() + delay
@@ -394,9 +404,14 @@ class Supervisor:
             close_old_connections()
             state = task_queue_state()
         except Exception as exc:  # the database is down: no cluster can progress, and restarting will not help
-            self.say(f"watchdog: cannot read the task queue's state ({type(exc).__name__}); judging nothing now")
+            if not self.state_unreadable:
+                self.say(f"watchdog: cannot read the task queue's state ({type(exc).__name__}); judging nothing")
+            self.state_unreadable = True
             connections.close_all()
             return
+        if self.state_unreadable:
+            self.say("watchdog: the task queue's state can be read again")
+            self.state_unreadable = False
         statuses = cluster_statuses()
         now = time.time()
         for child in clusters:

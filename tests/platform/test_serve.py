@@ -15,8 +15,15 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from echopilot.supervisor import Child, earlier_run_alive, group_members, stall_reason, stop_children
-from echopilot.taskqueue import PROGRESS_FILE_ENV, Stall, task_queue_event_record
+from echopilot.supervisor import (
+    Child,
+    Supervisor,
+    earlier_run_alive,
+    group_members,
+    stall_reason,
+    stop_children,
+)
+from echopilot.taskqueue import PROGRESS_FILE_ENV, Stall, TaskQueueState, task_queue_event_record
 from tests.faults.processes import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -255,3 +262,41 @@ def test_an_overlong_node_name_is_cut_to_fit(read_audit, django_capture_on_commi
     row.refresh_from_db()
     assert row.node == "n" * 100 and len(row.reason) == 300
     assert read_audit("task_queue")[0]["node"] == "n" * 100
+
+
+def test_a_qcluster_that_cannot_be_started_again_is_retried_later(tmp_path, settings):
+    settings.SERVE_RUN_DIR = tmp_path
+    child = Child(role="q1", command=[str(tmp_path / "missing")], env={"NODE_NAME": "n-q1"}, cluster=True)
+    child.restart_at = time.monotonic() - 1  # a restart is due
+    child.restarts = 2
+    said = []
+    assert Supervisor([child], say=said.append).tick() == 0
+    assert child.process is None and child.restarts == 3
+    assert child.restart_at > time.monotonic() + 3  # the backoff grew: 4 s
+    assert said == ["restarting q1 in 4 s"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreadable_database_is_said_once_and_its_return_once(tmp_path, monkeypatch, settings):
+    settings.SERVE_RUN_DIR = tmp_path
+    child = Child(role="q1", command=["sleep", "30"], env={"NODE_NAME": "n-q1"}, cluster=True)
+    child.process = subprocess.Popen(child.command, start_new_session=True)
+    said = []
+    supervisor = Supervisor([child], say=said.append)
+
+    def down(**kwargs):
+        raise ConnectionError("database down")
+
+    try:
+        monkeypatch.setattr("echopilot.supervisor.task_queue_state", down)
+        for _ in range(3):
+            supervisor.watch()
+        assert said == ["watchdog: cannot read the task queue's state (ConnectionError); judging nothing"]
+        monkeypatch.setattr("echopilot.supervisor.task_queue_state", lambda: TaskQueueState(now=timezone.now()))
+        monkeypatch.setattr("echopilot.supervisor.cluster_statuses", dict)
+        supervisor.watch()
+        supervisor.watch()
+        assert said[1:] == ["watchdog: the task queue's state can be read again"]
+    finally:
+        child.process.kill()
+        child.process.wait()
