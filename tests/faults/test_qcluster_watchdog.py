@@ -92,6 +92,10 @@ def test_killed_workers_stall_the_cluster_until_the_watchdog_alerts_and_restarts
         serve.wait_up()
         [qcluster] = serve.children("qcluster")
         wait_until(lambda: len(qcluster.children(recursive=True)) == 5, timeout=30, message="qcluster not up")
+        # Before the scheduler's first pass (30 s in), both workers wait for work: the one killed while holding
+        # the task queue's lock wedges the cluster. A worker killed in the middle of a task would not.
+        with sqlite3.connect(tmp_path / "app.sqlite3") as db:
+            assert db.execute("SELECT count(*) FROM django_q_task").fetchone() == (0,), "too late to wedge it"
         for worker in cluster_workers(qcluster, 2):
             worker.kill()
         status, body, _ = request(
