@@ -7,7 +7,7 @@ readiness (``/readyz``), ``/metrics``, the dashboard and the watchdog in
 ``manage.py serve`` can see a queue that stopped, which the queue itself cannot
 report.
 
-- ``task_queue_state()`` measures (heartbeat, the latest-running due schedule, the
+- ``task_queue_state()`` measures (the heartbeat, the most overdue schedule, the
   oldest waiting task, the watchdog's open stalls);
 - ``task_queue_overdue()`` and ``task_queue_stall()`` judge a measurement against
   ``TASKS_STALL_SECONDS``;
