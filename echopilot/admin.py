@@ -10,7 +10,7 @@ from django_q.admin import resubmit_task
 from django_q.models import Failure, Success
 
 from echopilot.keys import api_key_create, api_key_revoke
-from echopilot.models import ApiKey, Heartbeat
+from echopilot.models import ApiKey, Heartbeat, TaskQueueEvent
 
 
 def actor(request) -> str:
@@ -175,4 +175,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
 class HeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "node", "pid"]
     list_filter = ["node"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(TaskQueueEvent)
+class TaskQueueEventAdmin(ReadOnlyAdmin):
+    """What the watchdog of `serve` saw and did to its qclusters: exits, stalls, restarts, recoveries."""
+
+    list_display = ["created_at", "node", "event", "reason", "stalled_since"]
+    list_filter = ["event", "node"]
     date_hierarchy = "created_at"

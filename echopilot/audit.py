@@ -42,6 +42,7 @@ STREAMS = frozenset(
         "portal_links",
         "observability",
         "production_alerts",
+        "task_queue",
         "telegram",
     }
 )

@@ -6,6 +6,8 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from echopilot.taskqueue import process_started_at, stall_text, task_queue_stall, task_queue_state
+
 _migrations_ok = False
 
 
@@ -46,18 +48,32 @@ def check_cache() -> str | None:
     return None if value == "1" else "did not return what was written"
 
 
+def check_tasks() -> str | None:
+    """The task queue: heartbeat or a due schedule overdue, or a stall the watchdog recorded (echopilot.taskqueue)."""
+    try:
+        stall = task_queue_stall(task_queue_state(), started_at=process_started_at())
+    except Exception as exc:
+        return f"cannot be read ({type(exc).__name__})"
+    return stall_text(stall) if stall else None
+
+
 READINESS_CHECKS = {
     "database": check_database,
     "migrations": check_migrations,
     "cache": check_cache,
+    "tasks": check_tasks,
 }
+NEEDS_DATABASE = ("migrations", "tasks")
 
 
-def readiness() -> dict[str, str]:
-    """The failed checks by name (empty when ready). Migrations are only checked on a reachable database."""
+def readiness(*, exclude: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The failed checks by name (empty when ready), except those in ``exclude``.
+
+    Migrations and tasks are only checked on a reachable database.
+    """
     failed = {}
     for name, check in READINESS_CHECKS.items():
-        if name == "migrations" and "database" in failed:
+        if name in exclude or (name in NEEDS_DATABASE and "database" in failed):
             continue
         reason = check()
         if reason:

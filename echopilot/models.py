@@ -53,3 +53,32 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.node}/{self.pid} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TaskQueueEvent(models.Model):
+    """What the watchdog in ``manage.py serve`` saw and did to one of its qclusters (``node``).
+
+    A qcluster that ``exited`` or ``stalled`` (it held work and finished nothing for
+    ``TASKS_STALL_SECONDS``) is ``restarted``; once it finishes a task again it has
+    ``recovered``. A stall stays open until the node's next ``recovered``;
+    ``stalled_since`` is the last time the node was seen finishing a task.
+    """
+
+    class Event(models.TextChoices):
+        EXITED = "exited"
+        STALLED = "stalled"
+        RESTARTED = "restarted"
+        RECOVERED = "recovered"
+
+    node = models.CharField(max_length=100)
+    event = models.CharField(max_length=10, choices=Event.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    stalled_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["node", "event", "created_at"], name="taskqueueevent_node_event")]
+
+    def __str__(self):
+        return f"{self.node} {self.event} at {self.created_at:%Y-%m-%d %H:%M:%S}"

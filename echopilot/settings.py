@@ -275,6 +275,20 @@ else:
 
 HEARTBEAT_RETENTION_HOURS = env_int("HEARTBEAT_RETENTION_HOURS", 48, minimum=1)
 
+# Task-queue health, measured outside the queue (readyz, /metrics, dashboard, the watchdog in `serve`).
+# Stalled: the heartbeat or a due schedule is overdue by more than TASKS_STALL_SECONDS, or a qcluster holds
+# work and finished nothing for that long. It must exceed Q_TIMEOUT, the longest a healthy task may run.
+TASKS_STALL_SECONDS = env_int("TASKS_STALL_SECONDS", 180, minimum=2)
+if Q_CLUSTER["timeout"] >= TASKS_STALL_SECONDS:
+    raise ImproperlyConfigured(
+        "TASKS_STALL_SECONDS must be larger than Q_TIMEOUT, or a long healthy task counts as a stall."
+    )
+# After a web process or a qcluster starts, the heartbeat and schedules are not judged for this long.
+TASKS_START_GRACE_SECONDS = env_int("TASKS_START_GRACE_SECONDS", 120, minimum=0)
+# `serve`: seconds its children get to stop after SIGTERM before SIGKILL; where it keeps its pid file.
+SERVE_STOP_SECONDS = env_int("SERVE_STOP_SECONDS", 30, minimum=1)
+SERVE_RUN_DIR = _project_path(env_str("SERVE_RUN_DIR", "var/run"))
+
 # --- API --------------------------------------------------------------------
 
 API_MAX_BODY_BYTES = 1024 * 1024

@@ -6,7 +6,8 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from echopilot.health import readiness
+from echopilot.errors import error_body
+from echopilot.health import READINESS_CHECKS, readiness
 
 
 @never_cache
@@ -19,8 +20,19 @@ def livez(request):
 @never_cache
 @require_safe
 def readyz(request):
-    """Ready: database reachable, migrations applied, cache reachable."""
-    failed = readiness()
+    """Ready: database reachable, migrations applied, cache reachable, task queue not stalled.
+
+    ``?exclude=tasks`` (repeatable, or comma-separated) leaves checks out: a load balancer
+    routing requests to web nodes asks without ``tasks``, since a stalled queue does not stop
+    a node from answering; monitoring asks for everything.
+    """
+    names = (name.strip() for value in request.GET.getlist("exclude") for name in value.split(","))
+    exclude = frozenset(name for name in names if name)
+    unknown = sorted(exclude - set(READINESS_CHECKS))
+    if unknown:
+        message = f"Unknown check in exclude; known: {', '.join(READINESS_CHECKS)}."
+        return JsonResponse(error_body("validation_error", message, {"exclude": [message]}), status=400)
+    failed = readiness(exclude=exclude)
     if failed:
         return JsonResponse({"ok": False, "failed": failed}, status=503)
     return JsonResponse({"ok": True})

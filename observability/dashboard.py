@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 
+from echopilot.taskqueue import process_started_at, stall_text, task_queue_stall, task_queue_state
 from observability import selectors, svg
 
 PERIODS = {"24h": (timedelta(hours=24), False), "7d": (timedelta(days=7), True)}
@@ -106,7 +107,9 @@ def context(*, period: str, now: datetime) -> dict:
         ),
     ]
     latest = selectors.snapshot_latest()
+    stall = task_queue_stall(task_queue_state(now=now), started_at=process_started_at())
     return {
+        "task_queue_stalled": stall_text(stall) if stall else "",
         "title": "Dashboard",
         "period": period,
         "now": now,

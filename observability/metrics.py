@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, multiproces
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from echopilot.taskqueue import process_started_at, task_queue_stall, task_queue_state
 from fraud.models import FraudCheck
 from notifications.models import Email
 from observability.models import Alert
@@ -68,10 +69,40 @@ class BusinessCollector(Collector):
         for severity in Alert.Severity.values:
             alerts.add_metric([severity], firing.get(severity, 0))
         yield alerts
+        yield from task_queue_gauges()
         queued = queue_depth()
         if queued is None:  # the broker is down: the gauge is absent rather than wrong
             return
         yield GaugeMetricFamily("echopilot_task_queue_depth", "Tasks waiting in the queue", value=queued)
+
+
+def task_queue_gauges():
+    """The task queue's progress, measured outside the queue (echopilot.taskqueue), so Prometheus can alert on it.
+
+    A gauge whose value cannot be known (no heartbeat yet, the broker unreadable) is absent rather than wrong.
+    """
+    state = task_queue_state()
+    if state.heartbeat_age_seconds is not None:
+        yield GaugeMetricFamily(
+            "echopilot_task_heartbeat_age_seconds",
+            "Seconds since the last heartbeat task ran",
+            value=state.heartbeat_age_seconds,
+        )
+    if state.oldest_queued_age_seconds is not None:
+        yield GaugeMetricFamily(
+            "echopilot_task_queue_oldest_age_seconds",
+            "Seconds the oldest task waiting in the queue has waited (0 when none waits)",
+            value=state.oldest_queued_age_seconds,
+        )
+    yield GaugeMetricFamily(
+        "echopilot_task_schedule_late_seconds",
+        "Seconds the most overdue schedule is past its run time (0 when none is)",
+        value=state.schedule_late_seconds,
+    )
+    stall = task_queue_stall(state, started_at=process_started_at())
+    yield GaugeMetricFamily(
+        "echopilot_task_queue_stalled", "1 while /readyz reports the task queue stalled", value=int(stall is not None)
+    )
 
 
 def metrics_registry() -> CollectorRegistry:

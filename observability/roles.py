@@ -33,6 +33,7 @@ ROLES: dict[str, list[str]] = {
         "echopilot.add_apikey",
         "echopilot.revoke_apikey",
         "echopilot.view_heartbeat",
+        "echopilot.view_taskqueueevent",
         "echopilot.view_api_docs",
         "payments.view_payment",
         "payments.view_webhookevent",

@@ -1,5 +1,6 @@
 """Real processes for the fault tests: our own PostgreSQL and Redis (never the machine's), gunicorn, qcluster."""
 
+import contextlib
 import json
 import os
 import secrets
@@ -13,6 +14,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import psutil
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DASH_KEY = "fault-test-key"
@@ -178,3 +181,97 @@ class Redis:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+class Serve:
+    """``manage.py serve`` (what ``make run`` starts) with ``env``; its output goes to ``log``.
+
+    ``env`` needs PORT (unless there is no web node); ``args`` go to serve (``--qclusters 2`` ...).
+    """
+
+    def __init__(self, env: dict, log: Path, *args: str):
+        self.env = env
+        self.log = log
+        self.port = int(env.get("PORT", 0))
+        self.groups: set[int] = set()  # every process group seen under serve, for kill_everything()
+        with log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "serve", *args],
+                cwd=BASE_DIR,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_up(self, *, web: bool = True, qclusters: int = 1, timeout: float = 60) -> None:
+        def up() -> bool:
+            assert self.process.poll() is None, f"serve exited:\n{self.output()[-3000:]}"
+            if len(self.children("qcluster")) < qclusters:
+                return False
+            if not web:
+                return True
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/livez", timeout=1)
+            except OSError:
+                return False
+            return True
+
+        wait_until(up, timeout=timeout, message=f"serve did not come up:\n{self.output()[-3000:]}")
+
+    def children(self, kind: str) -> list[psutil.Process]:
+        """serve's direct children whose command line names ``kind`` ("qcluster", "gunicorn"), oldest first."""
+        found = []
+        for child in psutil.Process(self.process.pid).children():
+            try:
+                if any(kind in part for part in child.cmdline()):
+                    found.append(child)
+                    self.groups.add(os.getpgid(child.pid))
+            except (psutil.Error, ProcessLookupError):
+                continue
+        return sorted(found, key=lambda child: child.create_time())
+
+    def tree(self) -> list[psutil.Process]:
+        """serve and every process below it."""
+        top = psutil.Process(self.process.pid)
+        processes = [top, *top.children(recursive=True)]
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                self.groups.add(os.getpgid(process.pid))
+        return processes
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def kill_everything(self) -> None:
+        """Clean-up after a test: SIGKILL serve and every process group it started, whatever state they are in."""
+        with contextlib.suppress(psutil.Error):
+            self.tree()
+        for pgid in (self.groups | {self.process.pid}) - {os.getpgrp()}:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+
+
+def cluster_workers(qcluster: psutil.Process, count: int) -> list[psutil.Process]:
+    """The worker processes of a qcluster whose workers were not replaced yet: its sentinel's first ``count`` children.
+
+    The sentinel forks its workers first, then the monitor and the pusher. Start times have the kernel's
+    clock-tick resolution, so ties are broken by the process id, which the kernel hands out in order.
+    """
+    [sentinel] = qcluster.children()
+    return sorted(sentinel.children(), key=lambda child: (child.create_time(), child.pid))[:count]
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running (a zombie waiting for its parent is not)."""
+    running = []
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+    return running

@@ -1,5 +1,6 @@
-"""A task for the qcluster fault test: records each attempt in a file, sleeps, records that it finished."""
+"""Tasks for the qcluster fault tests: they record in a file what ran, and where."""
 
+import os
 import time
 from pathlib import Path
 
@@ -11,3 +12,11 @@ def record_and_sleep(path: str, seconds: float) -> str:
     with Path(path).open("a") as log:
         log.write("done\n")
     return f"slept {seconds}s"
+
+
+def record_node(path: str) -> str:
+    """Append the name of the node (qcluster) that ran this task to ``path``, one line per run."""
+    node = os.environ.get("NODE_NAME", "?")
+    with Path(path).open("a") as log:
+        log.write(f"{node}\n")
+    return node

@@ -73,3 +73,12 @@ def test_machine_records_cannot_be_deleted_by_hand_even_by_a_superuser(admin_cli
     url = f"/admin/echopilot/heartbeat/{record.pk}/delete/"
     assert admin_client.post(url, {"post": "yes"}).status_code == 403
     assert Heartbeat.objects.filter(pk=record.pk).exists()
+
+
+def test_the_watchdogs_events_are_listed_read_only(admin_client):
+    from echopilot.taskqueue import task_queue_event_record
+
+    task_queue_event_record(node="shop-q1", event="stalled", reason="holds tasks and finished none for 200 s")
+    page = admin_client.get("/admin/echopilot/taskqueueevent/?event=stalled").content.decode()
+    assert "shop-q1" in page and "holds tasks and finished none for 200 s" in page
+    assert admin_client.get("/admin/echopilot/taskqueueevent/add/").status_code == 403

@@ -125,6 +125,7 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
         ("ADMIN_LOGIN_FAILURE_LIMIT", "0", "ADMIN_LOGIN_FAILURE_LIMIT must be at least 1"),
         ("ADMIN_LOGIN_COOLOFF_MINUTES", "soon", "ADMIN_LOGIN_COOLOFF_MINUTES must be a whole number"),
         ("TRUSTED_PROXY_COUNT", "-1", "TRUSTED_PROXY_COUNT must be at least 0"),
+        ("TASKS_STALL_SECONDS", "120", "TASKS_STALL_SECONDS"),  # not above Q_TIMEOUT (120)
     ],
 )
 def test_start_up_stops_on_a_bad_value_with_one_line_naming_it(name, value, reason):
