@@ -62,7 +62,12 @@ def test_a_task_running_when_its_cluster_is_killed_runs_again_and_completes(tmp_
                 message="no result stored",
             )
             assert stored[0] == 1
-            assert db.execute("SELECT count(*) FROM django_q_ormq").fetchone() == (0,)
+            # The cluster stores the result, then acknowledges (deletes) the queued row: wait for both.
+            wait_until(
+                lambda: db.execute("SELECT count(*) FROM django_q_ormq").fetchone() == (0,),
+                timeout=10,
+                message="the task stayed in the queue after it completed",
+            )
     finally:
         os.killpg(cluster.pid, signal.SIGKILL)
         cluster.wait(timeout=10)
