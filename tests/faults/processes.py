@@ -66,6 +66,18 @@ def manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
+def start_manage(env: dict, *args: str) -> subprocess.Popen:
+    """``manage.py <args>`` in the background, in its own process group (stop it with ``os.killpg``), output dropped."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def request(port: int, method: str, path: str, body: dict | None = None, timeout: float = 15) -> tuple[int, dict, dict]:
     """One API call with the dashboard key: (status, parsed JSON body, headers)."""
     req = urllib.request.Request(

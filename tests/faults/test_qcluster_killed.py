@@ -8,12 +8,11 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.faults.processes import BASE_DIR, app_env, manage, wait_until
+from tests.faults.processes import app_env, manage, start_manage, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -22,14 +21,7 @@ QUEUE = {"Q_TIMEOUT": "5", "Q_RETRY": "10", "Q_WORKERS": "1"}
 
 
 def start_cluster(env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    return start_manage(env, "qcluster")
 
 
 def lines(path: Path) -> list[str]:

@@ -29,6 +29,7 @@ from tests.faults.processes import (
     free_port,
     manage,
     request,
+    start_manage,
     wait_until,
 )
 from tests.notifications.conftest import BOT_TOKEN, CHAT_ID
@@ -186,14 +187,7 @@ def test_a_killed_qcluster_top_process_leaves_no_orphan_and_no_ghost_for_the_nex
         wait_until(lambda: not alive(survivors), timeout=STOP_BOUND, message=f"still alive: {alive(survivors)}")
 
         # A qcluster started by hand is refused too (SQLite allows one), found by its own reports.
-        by_hand = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        by_hand = start_manage(env, "qcluster")
         try:
             wait_until(lambda: len(psutil.Process(by_hand.pid).children(recursive=True)) == 5, timeout=30, message="")
 

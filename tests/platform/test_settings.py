@@ -16,7 +16,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from echopilot import env
-from tests.faults.processes import DASH_KEY, app_env, free_port, manage, wait_until
+from tests.faults.processes import DASH_KEY, app_env, free_port, manage, start_manage, wait_until
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SECRET = secrets.token_urlsafe(50)
@@ -314,14 +314,7 @@ def test_setting_port_alone_keeps_links_the_webhook_command_and_the_self_probe_r
         env["HOST"] = host
     base = f"http://{url_host}:{port}"
     manage(env, "migrate", "--noinput")
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = start_manage(env, "serve")
     try:
         wait_until(lambda: answers(f"{base}/livez", server), timeout=60, message="serve did not come up")
 
