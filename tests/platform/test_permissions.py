@@ -258,3 +258,19 @@ def test_an_operator_runs_the_service_but_does_not_decide_reviews(login):
     assert client.get("/admin/fraud/fraudreview/").status_code == 200
     assert not {"approve", "reject"} & _offered(FraudReview, user)
     assert client.get("/admin/auth/user/").status_code == 403
+
+
+def test_a_partial_migrate_leaves_the_groups_for_the_next_full_one():
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    from observability.roles import roles_sync_after_migrate
+
+    Group.objects.all().delete()
+    # What `migrate payments 0003` on a fresh database has migrated: payments and its dependencies, not auth.
+    partial = MigrationLoader(connection).project_state(("payments", "0003_poison_input")).apps
+    roles_sync_after_migrate(sender=None, apps=partial)
+    assert not Group.objects.exists()
+    full = MigrationLoader(connection).project_state().apps
+    roles_sync_after_migrate(sender=None, apps=full)
+    assert set(Group.objects.values_list("name", flat=True)) == {FRAUD_REVIEWERS, OPERATORS}
