@@ -44,6 +44,12 @@ class Payment(models.Model):
             models.Index(fields=["email", "created_at"], name="payment_email_time"),
             models.Index(fields=["status", "created_at"], name="payment_status_time"),
             models.Index(fields=["created_at"], name="payment_time"),
+            # The email sweep's "receipts still owed" pass reads the past week's claims every minute.
+            models.Index(
+                fields=["receipt_requested_at"],
+                name="payment_receipt_claimed",
+                condition=Q(receipt_requested_at__isnull=False),
+            ),
         ]
 
     def __str__(self):
