@@ -12,6 +12,7 @@ os.environ.setdefault("DASHBOARD_KEY", "test-dash-key-1,test-dash-key-2")
 # TEST_DB_SUFFIX lets two test runs share a checkout without sharing a database or cache.
 _suffix = os.environ.get("TEST_DB_SUFFIX", "")
 os.environ.setdefault("CACHE_DIR", f"var/test-cache{_suffix}")
+os.environ.setdefault("SERVE_RUN_DIR", f"var/test-run{_suffix}")
 
 from echopilot.settings import *  # noqa: E402,F403
 from echopilot.settings import DATABASES, DB_IS_SQLITE, Q_CLUSTER, STORAGES, VAR_DIR  # noqa: E402

@@ -157,6 +157,7 @@ def cluster(tmp_path_factory):
             "SMTP_SECURITY": "none",
             "LOG_DIR": str(scratch / "logs"),
             "CACHE_DIR": str(scratch / "cache"),
+            "SERVE_RUN_DIR": str(scratch / "run"),
             "GUARD_MAX_PER_HOUR": str(GUARD_MAX_PER_HOUR),
             "WEB_CONCURRENCY": "2",
             "Q_WORKERS": "2",

@@ -40,7 +40,10 @@ def wait_until(condition, *, timeout: float, message: str, interval: float = 0.2
 
 
 def app_env(scratch: Path, **extra: str) -> dict:
-    """The environment of an app process: SQLite and a file cache in ``scratch`` unless ``extra`` says otherwise."""
+    """The environment of an app process: SQLite, a file cache and serve's pid file in ``scratch`` unless ``extra`` says otherwise.
+
+    Nothing is left in the checkout's var/, so two test runs in one checkout (TEST_DB_SUFFIX) never see each other's serve.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(
         {
@@ -51,6 +54,7 @@ def app_env(scratch: Path, **extra: str) -> dict:
             "DATABASE_URL": f"sqlite:///{scratch / 'app.sqlite3'}",
             "LOG_DIR": str(scratch / "logs"),
             "CACHE_DIR": str(scratch / "cache"),
+            "SERVE_RUN_DIR": str(scratch / "run"),
             "LOG_LEVEL": "warning",
             **extra,
         }

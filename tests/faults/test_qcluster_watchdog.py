@@ -55,7 +55,7 @@ STOP_BOUND = 20
 
 
 def serve_env(tmp_path: Path, **extra: str) -> dict:
-    return app_env(tmp_path, **{**WATCHDOG, "PORT": str(free_port()), "SERVE_RUN_DIR": str(tmp_path / "run"), **extra})
+    return app_env(tmp_path, **{**WATCHDOG, "PORT": str(free_port()), **extra})
 
 
 def events(tmp_path: Path) -> list[tuple[str, str]]:

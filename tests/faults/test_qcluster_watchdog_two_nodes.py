@@ -63,7 +63,7 @@ def test_a_stalled_qcluster_is_restarted_by_its_own_node_while_the_other_keeps_w
     for name in ("a", "b"):
         scratch = tmp_path / name
         scratch.mkdir()
-        node = {"NODE_NAME": f"node{name}", "PORT": str(free_port()), "SERVE_RUN_DIR": str(scratch / "run")}
+        node = {"NODE_NAME": f"node{name}", "PORT": str(free_port())}
         nodes[name] = app_env(scratch, **{**common, **node})
     manage(nodes["a"], "migrate", "--noinput")
     manage(nodes["a"], "sync_schedules")

@@ -49,6 +49,7 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
         "LOG_DIR": str(tmp_path / "logs"),
         "CACHE_DIR": str(tmp_path / "cache"),
+        "SERVE_RUN_DIR": str(tmp_path / "run"),
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "Q_WORKERS": "1",
