@@ -12,8 +12,8 @@ lines from many processes never interleave. The file is opened per event, so
 logrotate can move it away at any moment (no ``copytruncate`` needed): the next
 event creates a new file.
 
-A failed write never fails the caller: it is logged and counted in the shared
-cache, and ``audit_failure_count()`` reports it to health checks.
+A failed write never fails the caller: it is logged and counted in the database
+(``echopilot.counters``), and ``audit_failure_count()`` reports it to health checks.
 """
 
 import datetime as dt
@@ -28,8 +28,9 @@ from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
+
+from echopilot.counters import counter_get, counter_incr
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ STREAMS = frozenset(
 )
 LATEST = frozenset({"observability", "production_alerts"})
 
-FAILURES_KEY = "audit:write_failures"
+FAILURES_COUNTER = "audit:write_failures"
 
 
 def utc_iso(moment: dt.datetime | None = None) -> str:
@@ -161,15 +162,14 @@ def _replace(name: str, body: bytes) -> None:
 def _record_failure(stream: str, exc: Exception) -> None:
     logger.error("audit log write to %r failed: %s: %s", stream, type(exc).__name__, exc)
     try:
-        cache.add(FAILURES_KEY, 0, timeout=None)
-        cache.incr(FAILURES_KEY)
-    except Exception:  # the cache may be what is failing; the log line above stays
+        counter_incr(name=FAILURES_COUNTER)
+    except Exception:  # the database may be failing too; the log line above stays
         logger.exception("could not count the audit log failure")
 
 
 def audit_failure_count() -> int:
-    """How many audit writes have failed since the counter was last reset."""
+    """How many audit writes have failed since the counter was last reset (0 when it cannot be read)."""
     try:
-        return int(cache.get(FAILURES_KEY) or 0)
+        return counter_get(name=FAILURES_COUNTER)
     except Exception:
         return 0

@@ -82,3 +82,20 @@ class TaskQueueEvent(models.Model):
 
     def __str__(self):
         return f"{self.node} {self.event} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Counter(models.Model):
+    """A named count shared by every process and node: a rate-limit window, or the audit write failures.
+
+    Only ``echopilot.counters`` changes it: one ``UPDATE ... SET value = value + 1`` (or the
+    ``INSERT`` of the first count), so parallel requests lose no count on SQLite and PostgreSQL
+    alike. A counter with ``expires_at`` (a rate-limit window) is deleted by retention after it.
+    """
+
+    name = models.CharField(max_length=150, unique=True)
+    value = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.name} = {self.value}"

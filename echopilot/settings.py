@@ -222,7 +222,8 @@ else:
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (shared by every process: rate limits, cluster stats) -------------
+# --- Cache (shared by every process: CPU samples, the weekly audit's result, cluster stats) ---
+# Nothing in it needs to be atomic: counters and rate limits live in the database (echopilot/counters.py).
 
 REDIS_URL = env_url("REDIS_URL", None, schemes=("redis", "rediss"))
 if REDIS_URL:
@@ -237,8 +238,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            # Django's file cache with counters that hold across processes (echopilot/cache.py).
-            "BACKEND": "echopilot.cache.FileCache",
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(_project_path(env_str("CACHE_DIR", "var/cache"))),
             "KEY_PREFIX": "echopilot",
             "OPTIONS": {"MAX_ENTRIES": 10_000},

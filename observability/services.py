@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_q.models import Failure, Success
 
 from echopilot.audit import audit_event, audit_failure_count, utc_iso, write_latest
+from echopilot.counters import counters_prune
 from echopilot.health import check_cache
 from echopilot.models import Heartbeat
 from fraud.models import FraudCheck
@@ -449,6 +450,7 @@ def retention(*, now: datetime | None = None, batch: int = 1000) -> dict:
             Alert.objects.filter(status=Alert.Status.RESOLVED, resolved_at__lt=cutoff), batch
         ),
         "webhook_rejections": _delete_in_batches(WebhookRejection.objects.filter(minute__lt=cutoff), batch),
+        "expired_counters": counters_prune(now=now, batch=batch),
     }
     files = logfiles.rotated_housekeep(
         now=now, compress_after_sec=86400, delete_after_sec=settings.RETENTION_DAYS * 86400

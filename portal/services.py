@@ -4,12 +4,9 @@ Every write is one ``portal_links`` audit event (ids and emails; never a
 signature, a link URL or a session key).
 """
 
-import hashlib
-import logging
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
@@ -17,6 +14,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from echopilot.audit import audit_event
+from echopilot.counters import rate_limit_hit
 from echopilot.errors import ApiError, ServiceUnavailable
 from notifications.models import Email
 from notifications.services import receipt_resend
@@ -35,26 +33,16 @@ from portal.links import (
 from portal.models import PortalLink, PortalRevocation
 from portal.selectors import portal_link_usable
 
-logger = logging.getLogger(__name__)
-
 WINDOW_SECONDS = 3600
 FREE_EXPIRY_WINDOW_SECONDS = 3600
 
 
 def _rate_hit(*, scope: str, identity: str, limit: int, now: datetime) -> None:
-    """Count one use in the current one-hour window; 429 over ``limit``, 503 when the cache is down (fail closed)."""
-    window = int(now.timestamp()) // WINDOW_SECONDS
-    key = f"portal:rate:{scope}:{hashlib.sha256(identity.encode()).hexdigest()[:32]}:{window}"
-    try:
-        cache.add(key, 0, timeout=WINDOW_SECONDS + 60)
-        count = cache.incr(key)
-    except Exception as exc:  # Redis down, file cache unwritable: refuse rather than count nothing
-        logger.warning("portal rate limiter unavailable: %s: %s", type(exc).__name__, exc)
-        raise ServiceUnavailable(
-            "The rate limiter is unavailable; try again shortly.", headers={"Retry-After": "5"}
-        ) from None
-    if count > limit:
-        retry_after = WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
+    """Count one use in the current clock hour (a counter in the database); 429 over ``limit``."""
+    retry_after = rate_limit_hit(
+        scope=f"portal:{scope}", key=identity, limit=limit, window_seconds=WINDOW_SECONDS, now=now
+    )
+    if retry_after is not None:
         raise ApiError(
             f"At most {limit} per hour; try again in {retry_after} seconds.",
             code="rate_limited",

@@ -58,9 +58,9 @@ def test_with_redis_down_the_api_answers_and_health_warns(redis, tmp_path):
         metrics = urllib.request.Request(f"http://127.0.0.1:{server.port}/metrics", headers={"X-Dash-Key": DASH_KEY})
         with urllib.request.urlopen(metrics, timeout=10) as response:
             assert b"echopilot_fraud_decisions_24h" in response.read()
-        # Rate-limited portal links fail closed: a documented 503, never a 500.
+        # Portal links are still issued: their rate limits count in the database, not in Redis.
         status, body, _ = request(server.port, "POST", "/api/portal/link", {"email": "ann@example.com"})
-        assert (status, body["error"]) == (503, "service_unavailable"), body
+        assert status == 200, body
 
         redis.start()
         assert readyz(server.port) == (200, {"ok": True})

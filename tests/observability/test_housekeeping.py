@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from django_q.models import Failure, Success
 
-from echopilot.models import Heartbeat
+from echopilot.models import Counter, Heartbeat
 from notifications.models import Status
 from observability.models import Alert, Snapshot
 from observability.services import retention, self_heal
@@ -34,6 +34,9 @@ def old_and_new(now):
     Alert.objects.create(
         rule="still", status="firing", severity="critical", summary="", started_at=old, last_evaluated_at=now
     )
+    Counter.objects.create(name="window ended", expires_at=now)
+    Counter.objects.create(name="window open", expires_at=now + timedelta(seconds=1))
+    Counter.objects.create(name="audit:write_failures")
 
 
 def test_retention_deletes_only_rows_past_the_limit_in_batches(settings):
@@ -42,11 +45,12 @@ def test_retention_deletes_only_rows_past_the_limit_in_batches(settings):
     done = retention(now=now, batch=1)
     assert done["rows"] == {
         "heartbeats": 0, "snapshots": 1, "task_successes": 1, "task_failures": 1, "resolved_alerts": 1,
-        "webhook_rejections": 1,
+        "webhook_rejections": 1, "expired_counters": 1,
     }  # fmt: skip
     assert Snapshot.objects.count() == Success.objects.count() == WebhookRejection.objects.count() == 1
     assert Failure.objects.count() == 1
     assert set(Alert.objects.values_list("rule", flat=True)) == {f"r{now - timedelta(days=89):%j}", "still"}
+    assert set(Counter.objects.values_list("name", flat=True)) == {"window open", "audit:write_failures"}
 
 
 def test_retention_prunes_heartbeats_past_their_own_retention_in_hours(settings):

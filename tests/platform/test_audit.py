@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from django.db import transaction
+from django.db import OperationalError, transaction
 
+from echopilot import audit
 from echopilot.audit import audit_event, audit_events, audit_failure_count, write_latest
-from echopilot.models import Heartbeat
+from echopilot.models import Counter, Heartbeat
 
 
 def _lines(path: Path) -> list[dict]:
@@ -41,9 +42,13 @@ def _writer(log_dir: str, worker: int, count: int, barrier) -> None:
 
 
 @pytest.mark.slow
-def test_a_batch_is_one_line_per_record_and_a_bad_record_is_counted_not_written(log_dir):
+@pytest.mark.django_db
+def test_a_batch_is_one_line_per_record_and_a_bad_record_is_counted_not_written(
+    log_dir, django_capture_on_commit_callbacks
+):
     before = audit_failure_count()
-    audit_events("payments", "demo_seeded", [{"n": 1}, {"n": object()}, {"n": 3}])
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_events("payments", "demo_seeded", [{"n": 1}, {"n": object()}, {"n": 3}])
     lines = _lines(log_dir / "payments.ndjson")
     assert [(line["event"], line["n"]) for line in lines] == [("demo_seeded", 1), ("demo_seeded", 3)]
     assert audit_failure_count() == before + 1
@@ -88,15 +93,47 @@ def test_events_of_a_rolled_back_transaction_are_never_written(log_dir):
     assert [line["event"] for line in _lines(log_dir / "payments.ndjson")] == ["after"]
 
 
-def test_a_failed_write_does_not_raise_and_is_counted(settings, tmp_path, caplog):
+def _unwritable(settings, tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     settings.LOG_DIR = blocker / "logs"
+
+
+@pytest.mark.django_db
+def test_a_failed_write_does_not_raise_and_is_counted(settings, tmp_path, caplog, django_capture_on_commit_callbacks):
+    _unwritable(settings, tmp_path)
     before = audit_failure_count()
-    audit_event("emails", "lost")
-    write_latest("observability", {"ok": True})
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_event("emails", "lost")
+        write_latest("observability", {"ok": True})
     assert audit_failure_count() == before + 2
     assert "audit log write" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_fails_after_the_commit_is_counted_in_the_database(settings, tmp_path):
+    _unwritable(settings, tmp_path)
+    with transaction.atomic():
+        Heartbeat.objects.create(node="n", pid=1)
+        audit_event("payments", "lost")
+        assert audit_failure_count() == 0  # nothing written yet
+    assert audit_failure_count() == 1
+    assert Counter.objects.get().name == "audit:write_failures"
+
+
+@pytest.mark.django_db
+def test_a_failed_write_does_not_raise_when_the_count_cannot_be_stored_either(
+    settings, tmp_path, caplog, monkeypatch, django_capture_on_commit_callbacks
+):
+    _unwritable(settings, tmp_path)
+
+    def database_down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(audit, "counter_incr", database_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_event("emails", "lost")
+    assert "audit log write" in caplog.text and "could not count the audit log failure" in caplog.text
 
 
 def test_a_rotated_file_is_recreated_by_the_next_event(log_dir):
