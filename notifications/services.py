@@ -27,7 +27,9 @@ from django.utils.html import escape
 from django_q.tasks import async_task
 
 from echopilot.audit import audit_event
+from echopilot.emails import valid_email
 from echopilot.errors import ApiError
+from echopilot.money import money_format
 from notifications.channels import (
     DeliveryError,
     SmtpChannel,
@@ -37,14 +39,7 @@ from notifications.channels import (
 )
 from notifications.links import PORTAL_LINK_PLACEHOLDER, mint_link
 from notifications.models import Email, ErrorType, Kind, Status, TelegramMessage
-from notifications.rules import (
-    format_amount,
-    header_safe,
-    normalize_address,
-    retry_delay_seconds,
-    telegram_split,
-    telegram_text,
-)
+from notifications.rules import header_safe, retry_delay_seconds, telegram_split, telegram_text
 from notifications.selectors import email_due_ids, payments_owing_receipt, telegram_due_ids
 from payments.models import Payment
 
@@ -86,7 +81,7 @@ def email_send(
 ) -> tuple[Email, bool]:
     """Store an email and queue its delivery (a dry run when SMTP is not configured).
 
-    ``to`` must already be normalised (``rules.normalize_address``). With an
+    ``to`` must already be checked (``echopilot.emails.valid_email``). With an
     ``idempotency_key`` used before, nothing is written and the earlier email
     is returned; the second value says whether this call created the email.
     ``portal_link_for`` (one of ``to``) asks for a portal link in place of
@@ -140,13 +135,14 @@ def _same_request(email: Email, request_fingerprint: str) -> Email:
 def _receipt_content(*, payment: Payment) -> dict:
     """Subject and bodies of a payment's receipt; where its portal link goes they hold the placeholder."""
     context = {
-        "amount": format_amount(payment.amount, payment.currency),
+        "amount": payment.amount,
+        "currency": payment.currency,
         "payment_id": payment.provider_id,
         "date": payment.created_at,
         "portal_url": PORTAL_LINK_PLACEHOLDER,
     }
     return {
-        "subject": f"Your receipt for {context['amount']}",
+        "subject": f"Your receipt for {money_format(payment.amount, payment.currency)}",
         "body": render_to_string("emails/receipt.txt", context),
         "html": render_to_string("emails/receipt.html", context),
     }
@@ -161,7 +157,7 @@ def receipt_send(*, payment: Payment) -> Email | None:
     when the email is handed to SMTP (``portal_link_for``), never stored.
     """
     try:
-        to = normalize_address(payment.email)
+        to = valid_email(payment.email)
     except ValueError:
         audit_event("emails", "receipt_skipped", payment=payment.provider_id, reason="no valid email address")
         return None
@@ -182,7 +178,7 @@ def receipts_owed_send(*, limit: int = 200) -> Counter:
     since = timezone.now() - timedelta(days=RECEIPT_OWED_DAYS)
     for payment in payments_owing_receipt(since=since, limit=limit):
         try:
-            normalize_address(payment.email)
+            valid_email(payment.email)
         except ValueError:  # its task recorded the skip already; the sweep does not repeat it every minute
             outcomes["receipt skipped"] += 1
             continue
@@ -201,7 +197,7 @@ def receipt_resend(*, payment: Payment, created_by: str = "") -> Email:
 
     Raises ``ValueError`` when the payment has no valid email address.
     """
-    to = normalize_address(payment.email)
+    to = valid_email(payment.email)
     email, _ = email_send(
         to=[to],
         **_receipt_content(payment=payment),
@@ -248,7 +244,7 @@ def notify(kind: str, subject: str, text: str) -> Notified:
         email = None
         if settings.ALERT_EMAIL_TO:
             email, _ = email_send(
-                to=[normalize_address(address) for address in settings.ALERT_EMAIL_TO],
+                to=[valid_email(address) for address in settings.ALERT_EMAIL_TO],
                 subject=subject,
                 body=text,
                 kind=kind,

@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from echopilot.emails import valid_email
+
 
 class Payment(models.Model):
     """One payment of the ledger, keyed by the provider's id (``pi_...``).
@@ -56,8 +58,6 @@ class Payment(models.Model):
         return self.provider_id
 
     def clean(self):
-        from payments.rules import valid_email  # the rules import this module
-
         if self.email.strip():
             try:
                 self.email = valid_email(self.email)

@@ -24,10 +24,12 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from echopilot.audit import audit_event
+from echopilot.emails import valid_email
 from echopilot.errors import ApiError
+from echopilot.money import amount_from_minor, is_currency
 from echopilot.parsers import json_loads
 from payments.models import Payment, WebhookEvent, WebhookRejection
-from payments.rules import amount_from_minor, is_currency, status_advances, valid_email
+from payments.rules import status_advances
 
 logger = logging.getLogger(__name__)
 

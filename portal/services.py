@@ -17,11 +17,11 @@ from django.utils import timezone
 from rest_framework import status
 
 from echopilot.audit import audit_event
+from echopilot.emails import normalize_email
 from echopilot.errors import ApiError, ServiceUnavailable
 from notifications.models import Email
 from notifications.services import receipt_resend
 from payments.models import Payment
-from payments.rules import normalize_email
 from portal.links import (
     DEFAULT_EXPIRY_HOURS,
     link_beyond_lifetime,

@@ -31,12 +31,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from echopilot.audit import audit_events
+from echopilot.money import amount_from_minor, currency_exponent
 from echopilot.progress import progress
 from fraud.models import FraudCheck, FraudReview
 from fraud.rules import ALLOW, BLOCK, REVIEW, Facts, RuleConfig, decide
 from fraud.selectors import DAILY_WINDOW, VELOCITY_WINDOW, card_key_for
 from payments.models import Payment, WebhookEvent
-from payments.rules import amount_from_minor, currency_exponent
 
 FIRST = ["ada", "ben", "chloe", "dan", "eva", "finn", "grace", "hugo", "ines", "jon", "kai", "lea", "mia", "noah"]
 LAST = ["smith", "garcia", "muller", "rossi", "tanaka", "kim", "silva", "novak", "dubois", "jensen", "kowalski"]
