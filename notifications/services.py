@@ -42,11 +42,12 @@ from notifications.models import Email, ErrorType, Kind, Status, TelegramMessage
 from notifications.rules import header_safe, retry_delay_seconds, telegram_split, telegram_text
 from notifications.selectors import email_due_ids, payments_owing_receipt, telegram_due_ids
 from payments.models import Payment
+from payments.services import payment_receipt_settle
 
 STUCK_ERROR = "the worker stopped while sending (requeued after EMAIL_SENDING_TIMEOUT)"
 logger = logging.getLogger(__name__)
 
-RECEIPT_OWED_DAYS = 7  # the sweep creates receipts claimed this recently that have no email yet
+RECEIPT_OWED_DAYS = 7  # the sweep creates receipts still owed that were claimed this recently
 
 
 def _event(row: Email | TelegramMessage, event: str) -> None:
@@ -151,44 +152,45 @@ def _receipt_content(*, payment: Payment) -> dict:
 def receipt_send(*, payment: Payment) -> Email | None:
     """Store and queue the receipt of a payment, once: later calls return the first email.
 
-    Called by the task that ``payments.services.payment_receipt_request`` enqueues
-    and by the email sweep for receipts still owed. Without a valid address
-    nothing is queued (None) and the skip is an event. The portal link is created
-    when the email is handed to SMTP (``portal_link_for``), never stored.
+    Called by the task enqueued on ``payments.signals.receipt_owed`` and by the
+    email sweep for receipts still owed. The same transaction settles the
+    payment's outbox row (``payment_receipt_settle``), so a receipt stops being
+    owed exactly when its email exists. Without a valid address nothing is queued
+    (None), the receipt is settled all the same and the skip is an event. The
+    portal link is created when the email is handed to SMTP (``portal_link_for``),
+    never stored.
     """
-    try:
-        to = valid_email(payment.email)
-    except ValueError:
-        audit_event("emails", "receipt_skipped", payment=payment.provider_id, reason="no valid email address")
-        return None
-    receipt, _ = email_send(
-        to=[to],
-        **_receipt_content(payment=payment),
-        kind=Kind.RECEIPT,
-        payment=payment,
-        idempotency_key=f"receipt:{payment.provider_id}",
-        portal_link_for=to,
-    )
+    with transaction.atomic():
+        try:
+            to = valid_email(payment.email)
+        except ValueError:
+            payment_receipt_settle(payment=payment)
+            audit_event("emails", "receipt_skipped", payment=payment.provider_id, reason="no valid email address")
+            return None
+        receipt, _ = email_send(
+            to=[to],
+            **_receipt_content(payment=payment),
+            kind=Kind.RECEIPT,
+            payment=payment,
+            idempotency_key=f"receipt:{payment.provider_id}",
+            portal_link_for=to,
+        )
+        payment_receipt_settle(payment=payment)
     return receipt
 
 
 def receipts_owed_send(*, limit: int = 200) -> Counter:
-    """Receipts claimed in the past ``RECEIPT_OWED_DAYS`` without an email yet (their task was lost or failed)."""
+    """Receipts still owed that were claimed in the past ``RECEIPT_OWED_DAYS`` (their task was lost or failed)."""
     outcomes = Counter()
     since = timezone.now() - timedelta(days=RECEIPT_OWED_DAYS)
     for payment in payments_owing_receipt(since=since, limit=limit):
         try:
-            valid_email(payment.email)
-        except ValueError:  # its task recorded the skip already; the sweep does not repeat it every minute
-            outcomes["receipt skipped"] += 1
-            continue
-        try:
-            receipt_send(payment=payment)
+            receipt = receipt_send(payment=payment)
         except Exception:  # one payment's trouble must not hold up the others, nor the deliveries after this pass
             logger.exception("the receipt of payment %s could not be created", payment.provider_id)
             outcomes["receipt failed"] += 1
         else:
-            outcomes["receipt created"] += 1
+            outcomes["receipt created" if receipt else "receipt skipped"] += 1
     return outcomes
 
 

@@ -419,6 +419,7 @@ def _payment(
         failure_code=failure_code,
         failure_message=failure_message,
         receipt_requested_at=received if status != Payment.Status.FAILED and not event_failed else None,
+        receipt_owed=False,  # demo customers are made up: the email sweep sends them no receipts
         created_at=created,
         updated_at=received,
     )
