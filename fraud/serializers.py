@@ -87,7 +87,7 @@ class ReviewOutput(serializers.Serializer):
 
 
 class CheckOutput(serializers.Serializer):
-    """A check as the API shows it: the seed's ``ok``, ``decision`` and ``reason`` plus the explanation.
+    """A check as the API shows it: the original contract's ``ok``, ``decision`` and ``reason`` plus the explanation.
 
     This serializer documents the shape; ``check_to_dict`` produces it (a DRF
     serializer costs as much as the check's counting query on the hot path).
