@@ -3,8 +3,8 @@
 Amounts are ``Decimal`` with 2 places (the ledger's columns); a currency is its
 lowercase ISO 4217 code (``usd``). Stripe sends amounts in minor units (cents,
 yen, fils); ``amount_from_minor`` and ``amount_to_minor`` convert with the
-currency's exponent, and ``money_format`` shows an amount the same way in the
-portal, receipts, reports and alerts (the template filter ``money`` calls it).
+currency's exponent, and ``money_format`` is the one way to show an amount (the
+template filter ``money`` calls it: portal pages, receipts, the daily report).
 """
 
 from decimal import ROUND_HALF_EVEN, Decimal
