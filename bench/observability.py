@@ -1,7 +1,7 @@
-"""Benchmark: the snapshot endpoint against the seed's method, and the alert evaluation at two table sizes.
+"""Benchmark: the snapshot endpoint against the original method, and the alert evaluation at two table sizes.
 
 1. ``GET /api/observability/snapshot`` (a database read) under gunicorn, against
-   the seed's way of answering: a blocking one-second ``psutil.cpu_percent``
+   the original way of answering: a blocking one-second ``psutil.cpu_percent``
    plus an HTTP probe of ``/readyz``, measured in the same run.
 2. ``alerts_evaluate()`` with ``--small`` payments from ``seed_demo`` (spread over
    30 days), then again after adding payments up to ``--big`` spread over ten
@@ -44,8 +44,8 @@ def get(url: str, headers: dict | None = None) -> float:
     return time.perf_counter() - started
 
 
-def seed_method(base: str) -> float:
-    """The seed's snapshot: a blocking one-second CPU sample, then an HTTP probe."""
+def original_method(base: str) -> float:
+    """The original snapshot: a blocking one-second CPU sample, then an HTTP probe."""
     import psutil
 
     started = time.perf_counter()
@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=200_000)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--seed-samples", type=int, default=3)
+    parser.add_argument("--original-samples", type=int, default=3)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
 
@@ -98,7 +98,7 @@ def main() -> None:
         headers = {"X-Dash-Key": "bench-key"}
         get(base + "/api/observability/snapshot", headers)  # none stored yet: takes the first one
         snapshot = [get(base + "/api/observability/snapshot", headers) for _ in range(args.requests)]
-        seed = [seed_method(base) for _ in range(args.seed_samples)]
+        original = [original_method(base) for _ in range(args.original_samples)]
     finally:
         server.terminate()
         server.wait()
@@ -117,7 +117,7 @@ def main() -> None:
         "machine": machine(),
         "database": "PostgreSQL",
         "snapshot_get": {"requests": len(snapshot), **percentiles(snapshot)},
-        "seed_method": {"samples": len(seed), "median": statistics.median(seed)},
+        "original_method": {"samples": len(original), "median": statistics.median(original)},
         "alerts_small": small,
         "alerts_big": big,
         "alerts_ratio": big["median_ms"] / small["median_ms"],
@@ -132,7 +132,7 @@ def main() -> None:
         f"GET /api/observability/snapshot: p50 {s['p50'] * 1000:.1f} ms, p95 {s['p95'] * 1000:.1f} ms, "
         f"p99 {s['p99'] * 1000:.1f} ms ({s['requests']} requests)"
     )
-    print(f"seed's method (1 s CPU sample + probe): median {result['seed_method']['median'] * 1000:.0f} ms")
+    print(f"original method (1 s CPU sample + probe): median {result['original_method']['median'] * 1000:.0f} ms")
     for name in ("alerts_small", "alerts_big"):
         row = result[name]
         print(

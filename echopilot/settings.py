@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from echopilot.emails import normalize_email
 from echopilot.env import (
     env_bool,
     env_choice,
@@ -426,7 +427,7 @@ GUARD_MAX_PER_HOUR = env_int("GUARD_MAX_PER_HOUR", 5, minimum=1)
 # Allowed + review amount per email and currency per rolling 24 hours.
 GUARD_MAX_AMOUNT_DAY = env_decimal("GUARD_MAX_AMOUNT_DAY", "10000", minimum=Decimal("0"))
 # Emails always allowed (comma-separated, case-insensitive).
-GUARD_EMAIL_ALLOW = [email.lower() for email in env_emails("GUARD_EMAIL_ALLOW")]
+GUARD_EMAIL_ALLOW = [normalize_email(email) for email in env_emails("GUARD_EMAIL_ALLOW")]
 # Amounts above this go to manual review.
 GUARD_REVIEW_AMOUNT = env_decimal("GUARD_REVIEW_AMOUNT", "5000", minimum=Decimal("0"))
 

@@ -36,11 +36,11 @@ from pathlib import Path
 import psutil
 from django.conf import settings
 from django.db import close_old_connections, connections
-from django.utils.module_loading import import_string
 from django_q.conf import Conf
 from django_q.status import Stat
 
 from echopilot.models import TaskQueueEvent
+from echopilot.signals import task_queue_stall_changed
 from echopilot.taskqueue import (
     PROGRESS_FILE_ENV,
     Stall,
@@ -51,9 +51,6 @@ from echopilot.taskqueue import (
 
 logger = logging.getLogger(__name__)
 
-# The stall alert belongs with the other alerts, in observability, above this app; it is named by
-# dotted path, as the schedule registry names its tasks, so the platform never imports it.
-STALL_ALERT = "observability.stall.task_queue_alert"
 RESTART_MAX_DELAY = 60  # seconds; the delay doubles from 1 s with every restart that brings no progress
 LOOP_SECONDS = 0.5
 KILL_WAIT_SECONDS = 10  # after SIGKILL, for the kernel to take the processes away
@@ -445,11 +442,14 @@ class Supervisor:
             connections.close_all()
 
     def alert(self, **details) -> None:
-        """Send the stall alert in a thread: delivery talks to SMTP and Telegram and must not hold up the watchdog."""
+        """Announce the stall or recovery from a thread of its own.
+
+        Observability's receiver delivers the alert over SMTP and Telegram, which must not hold up the watchdog.
+        """
 
         def send():
             try:
-                import_string(STALL_ALERT)(**details)
+                task_queue_stall_changed.send(sender=Supervisor, **details)
             except Exception:
                 logger.exception("task queue alert (%s) failed", details.get("event"))
             finally:

@@ -1,6 +1,6 @@
 """The fraud guard's rules: pure functions over plain values, no database.
 
-The seed's contract, evaluated in this order; the first rule that applies decides:
+The documented rules (the original contract), evaluated in this order; the first rule that applies decides:
 
 1. ``allowlist``  email (or its domain, or the card) allowed → allow ``allowlisted``
 2. ``blocklist``  email, domain or card blocked → block ``blocklisted_<kind>``

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 from django.db import connection
 
+from echopilot.money import CENT
 from fraud.models import FraudCheck, ListEntry
 from fraud.rules import email_domain
-from payments.rules import CENT
 
 VELOCITY_WINDOW = timedelta(hours=1)
 DAILY_WINDOW = timedelta(hours=24)

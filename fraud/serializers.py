@@ -4,12 +4,13 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from echopilot.emails import normalize_email
+from echopilot.money import MAX_AMOUNT_MINOR, amount_to_minor, is_currency, max_amount
 from fraud.models import FraudReview
 from payments.models import Payment
-from payments.rules import MAX_AMOUNT_MINOR, currency_exponent, is_currency, max_amount, normalize_email
 
 # A caller's own daily total: a sum of payments, so larger than one payment may be, and still far inside the
-# 14-digit column. One payment is bounded by its currency (``payments.rules.max_amount``), checked in validate().
+# 14-digit column. One payment is bounded by its currency (``echopilot.money.max_amount``), checked in validate().
 MAX_DAILY_TOTAL = Decimal("100000000.00")
 
 
@@ -61,9 +62,13 @@ class CheckInput(serializers.Serializer):
     def validate(self, data):
         """The amount in whole minor units of its currency, at most ``MAX_AMOUNT_MINOR`` of them."""
         amount, currency = data["amount"], data["currency"]
-        if currency_exponent(currency) == 0 and amount != amount.to_integral_value():
-            raise serializers.ValidationError({"amount": [f"{currency} has no minor unit: a whole amount, please."]})
-        if amount > max_amount(currency):
+        try:
+            minor = amount_to_minor(amount, currency)
+        except ValueError:  # two decimal places at most, so only a currency without a minor unit gets here
+            raise serializers.ValidationError(
+                {"amount": [f"{currency} has no minor unit: a whole amount, please."]}
+            ) from None
+        if minor > MAX_AMOUNT_MINOR:
             raise serializers.ValidationError(
                 {"amount": [f"Ensure this value is less than or equal to {max_amount(currency)} for {currency}."]}
             )
@@ -82,7 +87,7 @@ class ReviewOutput(serializers.Serializer):
 
 
 class CheckOutput(serializers.Serializer):
-    """A check as the API shows it: the seed's ``ok``, ``decision`` and ``reason`` plus the explanation.
+    """A check as the API shows it: the original contract's ``ok``, ``decision`` and ``reason`` plus the explanation.
 
     This serializer documents the shape; ``check_to_dict`` produces it (a DRF
     serializer costs as much as the check's counting query on the hot path).

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Notifications"
+
+    def ready(self):
+        from notifications.receivers import receipt_owed_enqueue
+        from payments.signals import receipt_owed
+
+        # Receipts are ours: payments announces that one is owed, and never names this app.
+        receipt_owed.connect(receipt_owed_enqueue, dispatch_uid="notifications.receipt_owed_enqueue")

@@ -1,22 +1,17 @@
-"""Pure rules of notifications: addresses, money in receipts, retry timing, Telegram text."""
+"""Pure rules of notifications: header-safe text, request fingerprints, retry timing, Telegram text.
+
+Addresses are ``echopilot.emails``; amounts are shown with ``echopilot.money.money_format``.
+"""
 
 import hashlib
 import html
 import json
 import smtplib
 import unicodedata
-from decimal import Decimal
-
-from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator
-
-from payments.rules import currency_exponent
 
 MAX_RETRY_DELAY_SECONDS = 3600
 TELEGRAM_LIMIT = 4096
 TELEGRAM_SUBJECT_CHARS = 256
-
-_validate_email = EmailValidator()
 
 # What no mail header may carry: control characters (Cc: C0 with tab, DEL, C1 with NEL U+0085), line and
 # paragraph separators (Zl, Zp) and lone surrogates (Cs, not encodable). Python's email package breaks header
@@ -48,32 +43,10 @@ def header_safe(value: str) -> str:
     return " ".join(value.split())
 
 
-def normalize_address(value: str) -> str:
-    """The address trimmed, with its domain lowercased; ``ValueError`` when it is not a valid address.
-
-    Django's validator allows control characters inside a quoted local part; a header must not have any.
-    """
-    check_header_text(value)
-    address = value.strip()
-    local, at, domain = address.rpartition("@")
-    address = f"{local}{at}{domain.lower()}"
-    try:
-        _validate_email(address)
-    except ValidationError:
-        raise ValueError(f"{address[:100]!r} is not a valid email address.") from None
-    return address
-
-
 def request_fingerprint(**fields) -> str:
     """SHA-256 of a request's validated fields in one canonical form (sorted keys, no whitespace, UTF-8)."""
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def format_amount(amount: Decimal, currency: str) -> str:
-    """``USD 1,234.50``, ``JPY 1,200``, ``KWD 1.500``: the currency's own number of decimals."""
-    currency = currency.lower()
-    return f"{currency.upper()} {amount:,.{currency_exponent(currency)}f}"
 
 
 def smtp_error_is_permanent(exc: Exception) -> bool:

@@ -2,8 +2,6 @@
 
 from datetime import datetime
 
-from django.db.models import CharField, Exists, OuterRef, Value
-from django.db.models.functions import Concat
 from django.utils import timezone
 
 from echopilot.errors import ApiError
@@ -31,10 +29,9 @@ def telegram_due_ids(*, limit: int) -> list[int]:
 
 
 def payments_owing_receipt(*, since: datetime, limit: int) -> list[Payment]:
-    """Payments whose receipt was claimed at or after ``since`` and has no email yet, oldest claim first."""
-    receipt = Email.objects.filter(
-        payment=OuterRef("pk"),
-        idempotency_key=Concat(Value("receipt:"), OuterRef("provider_id"), output_field=CharField()),
-    )
-    owed = Payment.objects.filter(receipt_requested_at__gte=since).exclude(email="").exclude(Exists(receipt))
+    """Payments whose receipt is still owed and was claimed at or after ``since``, oldest claim first.
+
+    Reads only the partial index of owed rows (``payment_receipt_owed``).
+    """
+    owed = Payment.objects.filter(receipt_owed=True, receipt_requested_at__gte=since)
     return list(owed.order_by("receipt_requested_at", "id")[:limit])

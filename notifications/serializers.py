@@ -2,8 +2,9 @@ import re
 
 from rest_framework import serializers
 
+from echopilot.emails import valid_email
 from notifications.models import Email, Status
-from notifications.rules import check_header_text, normalize_address
+from notifications.rules import check_header_text
 
 MAX_RECIPIENTS = 50
 MAX_SUBJECT_CHARS = 998  # RFC 5322 line length limit
@@ -47,7 +48,7 @@ class EmailSendSerializer(serializers.Serializer):
         addresses = []
         for address in value:
             try:
-                normalized = normalize_address(address)
+                normalized = valid_email(check_header_text(address))
             except ValueError as exc:
                 raise serializers.ValidationError(str(exc)) from None
             if normalized not in addresses:

@@ -27,7 +27,9 @@ from django.utils.html import escape
 from django_q.tasks import async_task
 
 from echopilot.audit import audit_event
+from echopilot.emails import valid_email
 from echopilot.errors import ApiError
+from echopilot.money import money_format
 from notifications.channels import (
     DeliveryError,
     SmtpChannel,
@@ -37,21 +39,15 @@ from notifications.channels import (
 )
 from notifications.links import PORTAL_LINK_PLACEHOLDER, mint_link
 from notifications.models import Email, ErrorType, Kind, Status, TelegramMessage
-from notifications.rules import (
-    format_amount,
-    header_safe,
-    normalize_address,
-    retry_delay_seconds,
-    telegram_split,
-    telegram_text,
-)
+from notifications.rules import header_safe, retry_delay_seconds, telegram_split, telegram_text
 from notifications.selectors import email_due_ids, payments_owing_receipt, telegram_due_ids
 from payments.models import Payment
+from payments.services import payment_receipt_settle
 
 STUCK_ERROR = "the worker stopped while sending (requeued after EMAIL_SENDING_TIMEOUT)"
 logger = logging.getLogger(__name__)
 
-RECEIPT_OWED_DAYS = 7  # the sweep creates receipts claimed this recently that have no email yet
+RECEIPT_OWED_DAYS = 7  # the sweep creates receipts still owed that were claimed this recently
 
 
 def _event(row: Email | TelegramMessage, event: str) -> None:
@@ -86,7 +82,7 @@ def email_send(
 ) -> tuple[Email, bool]:
     """Store an email and queue its delivery (a dry run when SMTP is not configured).
 
-    ``to`` must already be normalised (``rules.normalize_address``). With an
+    ``to`` must already be checked (``echopilot.emails.valid_email``). With an
     ``idempotency_key`` used before, nothing is written and the earlier email
     is returned; the second value says whether this call created the email.
     ``portal_link_for`` (one of ``to``) asks for a portal link in place of
@@ -140,13 +136,14 @@ def _same_request(email: Email, request_fingerprint: str) -> Email:
 def _receipt_content(*, payment: Payment) -> dict:
     """Subject and bodies of a payment's receipt; where its portal link goes they hold the placeholder."""
     context = {
-        "amount": format_amount(payment.amount, payment.currency),
+        "amount": payment.amount,
+        "currency": payment.currency,
         "payment_id": payment.provider_id,
         "date": payment.created_at,
         "portal_url": PORTAL_LINK_PLACEHOLDER,
     }
     return {
-        "subject": f"Your receipt for {context['amount']}",
+        "subject": f"Your receipt for {money_format(payment.amount, payment.currency)}",
         "body": render_to_string("emails/receipt.txt", context),
         "html": render_to_string("emails/receipt.html", context),
     }
@@ -155,44 +152,45 @@ def _receipt_content(*, payment: Payment) -> dict:
 def receipt_send(*, payment: Payment) -> Email | None:
     """Store and queue the receipt of a payment, once: later calls return the first email.
 
-    Called by the task that ``payments.services.payment_receipt_request`` enqueues
-    and by the email sweep for receipts still owed. Without a valid address
-    nothing is queued (None) and the skip is an event. The portal link is created
-    when the email is handed to SMTP (``portal_link_for``), never stored.
+    Called by the task enqueued on ``payments.signals.receipt_owed`` and by the
+    email sweep for receipts still owed. The same transaction settles the
+    payment's outbox row (``payment_receipt_settle``), so a receipt stops being
+    owed exactly when its email exists. Without a valid address nothing is queued
+    (None), the receipt is settled all the same and the skip is an event. The
+    portal link is created when the email is handed to SMTP (``portal_link_for``),
+    never stored.
     """
-    try:
-        to = normalize_address(payment.email)
-    except ValueError:
-        audit_event("emails", "receipt_skipped", payment=payment.provider_id, reason="no valid email address")
-        return None
-    receipt, _ = email_send(
-        to=[to],
-        **_receipt_content(payment=payment),
-        kind=Kind.RECEIPT,
-        payment=payment,
-        idempotency_key=f"receipt:{payment.provider_id}",
-        portal_link_for=to,
-    )
+    with transaction.atomic():
+        try:
+            to = valid_email(payment.email)
+        except ValueError:
+            payment_receipt_settle(payment=payment)
+            audit_event("emails", "receipt_skipped", payment=payment.provider_id, reason="no valid email address")
+            return None
+        receipt, _ = email_send(
+            to=[to],
+            **_receipt_content(payment=payment),
+            kind=Kind.RECEIPT,
+            payment=payment,
+            idempotency_key=f"receipt:{payment.provider_id}",
+            portal_link_for=to,
+        )
+        payment_receipt_settle(payment=payment)
     return receipt
 
 
 def receipts_owed_send(*, limit: int = 200) -> Counter:
-    """Receipts claimed in the past ``RECEIPT_OWED_DAYS`` without an email yet (their task was lost or failed)."""
+    """Receipts still owed that were claimed in the past ``RECEIPT_OWED_DAYS`` (their task was lost or failed)."""
     outcomes = Counter()
     since = timezone.now() - timedelta(days=RECEIPT_OWED_DAYS)
     for payment in payments_owing_receipt(since=since, limit=limit):
         try:
-            normalize_address(payment.email)
-        except ValueError:  # its task recorded the skip already; the sweep does not repeat it every minute
-            outcomes["receipt skipped"] += 1
-            continue
-        try:
-            receipt_send(payment=payment)
+            receipt = receipt_send(payment=payment)
         except Exception:  # one payment's trouble must not hold up the others, nor the deliveries after this pass
             logger.exception("the receipt of payment %s could not be created", payment.provider_id)
             outcomes["receipt failed"] += 1
         else:
-            outcomes["receipt created"] += 1
+            outcomes["receipt created" if receipt else "receipt skipped"] += 1
     return outcomes
 
 
@@ -201,7 +199,7 @@ def receipt_resend(*, payment: Payment, created_by: str = "") -> Email:
 
     Raises ``ValueError`` when the payment has no valid email address.
     """
-    to = normalize_address(payment.email)
+    to = valid_email(payment.email)
     email, _ = email_send(
         to=[to],
         **_receipt_content(payment=payment),
@@ -248,7 +246,7 @@ def notify(kind: str, subject: str, text: str) -> Notified:
         email = None
         if settings.ALERT_EMAIL_TO:
             email, _ = email_send(
-                to=[normalize_address(address) for address in settings.ALERT_EMAIL_TO],
+                to=[valid_email(address) for address in settings.ALERT_EMAIL_TO],
                 subject=subject,
                 body=text,
                 kind=kind,

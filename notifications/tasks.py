@@ -16,7 +16,7 @@ def email_deliver(email_id: int) -> str:
 
 
 def receipt_send(payment_id: int) -> str:
-    """Enqueued by ``payments.services.payment_receipt_request`` when the payment's transaction commits."""
+    """Enqueued on ``payments.signals.receipt_owed``, sent when the payment's transaction commits."""
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is None:
         return f"receipt of payment #{payment_id}: no such payment"

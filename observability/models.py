@@ -4,7 +4,7 @@ from django.utils import timezone
 
 
 class Snapshot(models.Model):
-    """One observability snapshot: system, API, scheduler and health, as taken (``data`` keeps the seed's names)."""
+    """One observability snapshot: system, API, scheduler and health, as taken (``data`` keeps the original contract's names)."""
 
     taken_at = models.DateTimeField(default=timezone.now, db_index=True)
     data = models.JSONField()

@@ -11,12 +11,12 @@ from django_q.brokers import get_broker
 from django_q.models import Failure
 
 from echopilot.models import Heartbeat
+from echopilot.money import CENT
 from fraud.models import FraudCheck, FraudReview
 from notifications.models import Email, Status
 from observability.models import Alert, Silence, Snapshot
 from observability.rules import Kpi, rate
 from payments.models import Payment, WebhookEvent, WebhookRejection
-from payments.rules import CENT
 
 FINISHED = [Payment.Status.SUCCEEDED, Payment.Status.REFUNDED, Payment.Status.FAILED]
 

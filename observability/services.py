@@ -14,11 +14,11 @@ from django_q.models import Failure, Success
 
 from echopilot.audit import audit_event, audit_failure_count, utc_iso, write_latest
 from echopilot.counters import counters_prune
+from echopilot.emails import valid_email
 from echopilot.health import check_cache
 from echopilot.models import Heartbeat
 from fraud.models import FraudCheck
 from notifications.models import Email, Kind
-from notifications.rules import normalize_address
 from notifications.services import email_send, email_sweep, notify, telegram_sweep
 from observability import logfiles, rules, selectors, system
 from observability.models import Alert, EvaluationLock, Snapshot
@@ -294,7 +294,7 @@ def daily_report_send(*, now: datetime | None = None) -> str:
         "weekly_audit": cache.get(WEEKLY_AUDIT_KEY),
     }
     email, created = email_send(
-        to=[normalize_address(address) for address in settings.REPORTS_TO],
+        to=[valid_email(address) for address in settings.REPORTS_TO],
         subject=f"EchoPilot daily report {day}",
         body=render_to_string("observability/daily_report.txt", context),
         html=render_to_string("observability/daily_report.html", context),

@@ -37,6 +37,11 @@ def _message(*, event: str, node: str, since: datetime, reason: str, now: dateti
     )
 
 
+def task_queue_alert_receive(sender, *, event: str, node: str, since: datetime, reason: str, **kwargs) -> None:
+    """``echopilot.signals.task_queue_stall_changed``, sent by the watchdog of ``manage.py serve``."""
+    task_queue_alert(event=event, node=node, since=since, reason=reason)
+
+
 def task_queue_alert(
     *, event: str, node: str, since: datetime, reason: str, now: datetime | None = None
 ) -> Notified | None:

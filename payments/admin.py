@@ -13,7 +13,15 @@ class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
     exact_search = {"email": str.lower, "provider_id": None}
     search_help_text = "Exact email or provider payment id."
     date_hierarchy = "created_at"
-    readonly_fields = ["provider_id", "amount", "currency", "receipt_requested_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "provider_id",
+        "amount",
+        "currency",
+        "receipt_requested_at",
+        "receipt_owed",
+        "created_at",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request):
         return False

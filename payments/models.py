@@ -3,14 +3,21 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from echopilot.emails import valid_email
+
 
 class Payment(models.Model):
     """One payment of the ledger, keyed by the provider's id (``pi_...``).
 
     Status only moves forward: pending < failed < succeeded < refunded (see
     ``payments.rules.status_advances``), so a late event for an older state
-    never overwrites a newer one. ``receipt_requested_at`` is set once, by the
-    first successful claim of ``payment_receipt_request``.
+    never overwrites a newer one.
+
+    The receipt outbox: the first ``payment_receipt_request`` (in the webhook's
+    transaction) sets ``receipt_requested_at`` once and ``receipt_owed``;
+    ``payment_receipt_settle`` clears ``receipt_owed`` in the transaction that
+    creates the receipt email (or finds there is no address to send it to). The
+    email sweep reads the owed rows through a partial index that holds only them.
     """
 
     class Status(models.TextChoices):
@@ -35,6 +42,9 @@ class Payment(models.Model):
     failure_code = models.CharField(max_length=100, blank=True)
     failure_message = models.CharField(max_length=500, blank=True)
     receipt_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    receipt_owed = models.BooleanField(
+        default=False, editable=False, help_text="A receipt email is owed and not created yet."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -44,20 +54,14 @@ class Payment(models.Model):
             models.Index(fields=["email", "created_at"], name="payment_email_time"),
             models.Index(fields=["status", "created_at"], name="payment_status_time"),
             models.Index(fields=["created_at"], name="payment_time"),
-            # The email sweep's "receipts still owed" pass reads the past week's claims every minute.
-            models.Index(
-                fields=["receipt_requested_at"],
-                name="payment_receipt_claimed",
-                condition=Q(receipt_requested_at__isnull=False),
-            ),
+            # The email sweep's "receipts still owed" pass reads the owed rows every minute: a handful, not the week.
+            models.Index(fields=["receipt_requested_at"], name="payment_receipt_owed", condition=Q(receipt_owed=True)),
         ]
 
     def __str__(self):
         return self.provider_id
 
     def clean(self):
-        from payments.rules import valid_email  # the rules import this module
-
         if self.email.strip():
             try:
                 self.email = valid_email(self.email)

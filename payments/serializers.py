@@ -2,8 +2,8 @@ import datetime as dt
 
 from rest_framework import serializers
 
+from echopilot.emails import normalize_email
 from payments.models import Payment
-from payments.rules import normalize_email
 
 
 class PaymentFilterSerializer(serializers.Serializer):

@@ -21,13 +21,15 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from echopilot.audit import audit_event
+from echopilot.emails import valid_email
 from echopilot.errors import ApiError
+from echopilot.money import amount_from_minor, is_currency
 from echopilot.parsers import json_loads
 from payments.models import Payment, WebhookEvent, WebhookRejection
-from payments.rules import amount_from_minor, is_currency, status_advances, valid_email
+from payments.rules import status_advances
+from payments.signals import receipt_owed
 
 logger = logging.getLogger(__name__)
 
@@ -201,20 +203,34 @@ def _payment_apply(facts: PaymentFacts) -> Payment:
 def payment_receipt_request(*, payment: Payment) -> bool:
     """Record that the payment's receipt is owed, once per payment; returns whether this call claimed it.
 
-    An outbox: the claim (``receipt_requested_at``) is written in the caller's
-    transaction, and only when that commits is the receipt task enqueued, by
-    dotted path (payments never imports notifications). Nothing about the
-    receipt (its email, its portal link, a broker being down) can fail or undo
-    the payment; the email sweep creates any receipt still owed.
+    An outbox: the claim (``receipt_requested_at`` and ``receipt_owed``) is
+    written in the caller's transaction, and only when that commits is
+    ``signals.receipt_owed`` sent; notifications, which owns receipts, listens
+    (payments never names it). Nothing about the receipt (its email, its portal
+    link, a broker being down) can fail or undo the payment; the email sweep
+    creates any receipt still owed.
     """
     now = timezone.now()
-    claimed = Payment.objects.filter(pk=payment.pk, receipt_requested_at__isnull=True).update(receipt_requested_at=now)
+    claimed = Payment.objects.filter(pk=payment.pk, receipt_requested_at__isnull=True).update(
+        receipt_requested_at=now, receipt_owed=True
+    )
     if claimed != 1:
         return False
-    payment.receipt_requested_at = now
+    payment.receipt_requested_at, payment.receipt_owed = now, True
     audit_event("payments", "receipt_requested", payment=payment.provider_id)
-    transaction.on_commit(lambda: async_task("notifications.tasks.receipt_send", payment.pk), robust=True)
+    transaction.on_commit(lambda: receipt_owed.send_robust(sender=Payment, payment_id=payment.pk))
     return True
+
+
+def payment_receipt_settle(*, payment: Payment) -> bool:
+    """The payment owes no receipt any more; returns whether it did.
+
+    Called by the receipt's owner in the transaction that creates the receipt
+    email, or that finds the payment has no address to send one to.
+    """
+    settled = Payment.objects.filter(pk=payment.pk, receipt_owed=True).update(receipt_owed=False)
+    payment.receipt_owed = False
+    return settled == 1
 
 
 def _on_intent_succeeded(intent: dict) -> Payment:

@@ -15,11 +15,11 @@ from rest_framework import status
 
 from echopilot.audit import audit_event
 from echopilot.counters import rate_limit_hit
+from echopilot.emails import normalize_email
 from echopilot.errors import ApiError, ServiceUnavailable
 from notifications.models import Email
 from notifications.services import receipt_resend
 from payments.models import Payment
-from payments.rules import normalize_email
 from portal.links import (
     DEFAULT_EXPIRY_HOURS,
     link_beyond_lifetime,

@@ -17,7 +17,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from echopilot.errors import ApiError
-from notifications.rules import format_amount
 from portal import selectors
 from portal.selectors import SESSION_EMAIL, SESSION_EXPIRES, SESSION_FORM_TOKEN, SESSION_LINK, SESSION_NOTICE
 from portal.services import portal_link_open, portal_receipt_resend
@@ -101,7 +100,6 @@ def home(request):
     rows = [
         {
             "payment": payment,
-            "amount": format_amount(payment.amount, payment.currency),
             "has_receipt": payment.status in selectors.RECEIPT_STATUSES,
         }
         for payment in page
@@ -115,9 +113,7 @@ def receipt(request, provider_id):
     payment = selectors.portal_receipt_get(email=request.portal_link.email, provider_id=provider_id)
     if payment is None:
         return _render(request, "portal/not_found.html", status=404)
-    return _render(
-        request, "portal/receipt.html", {"payment": payment, "amount": format_amount(payment.amount, payment.currency)}
-    )
+    return _render(request, "portal/receipt.html", {"payment": payment})
 
 
 @portal_form

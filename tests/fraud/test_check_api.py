@@ -19,7 +19,7 @@ def check(api, **body):
     return api.post("/api/fraud/check", {"email": "buyer@example.com", "amount": "10.00", **body}, format="json")
 
 
-def test_the_seed_examples_give_the_seed_answers(api):
+def test_the_documented_examples_give_the_documented_answers(api):
     cases = [
         (
             {"email": "alice@example.com", "amount": "49.99", "card_type": "credit"},

@@ -1,4 +1,4 @@
-"""The seed's rules as pure functions: order, reason strings, thresholds (no database)."""
+"""The documented rules as pure functions: order, reason strings, thresholds (no database)."""
 
 from decimal import Decimal
 

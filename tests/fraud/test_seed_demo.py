@@ -161,12 +161,12 @@ def test_it_prints_plain_progress_lines_when_not_on_a_terminal():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_service_keeps_writing_while_the_seed_runs():
-    """Another connection's write transactions get through between the seed's batches, and see them.
+    """Another connection's write transactions get through between seed_demo's batches, and see them.
 
-    On SQLite every write transaction needs the one write lock: a seed in one transaction
-    would hold it throughout, and the writer would get in only after the seed (or fail with
+    On SQLite every write transaction needs the one write lock: demo data in one transaction
+    would hold it throughout, and the writer would get in only after seed_demo (or fail with
     "database is locked" after the busy timeout). On PostgreSQL nothing blocks the writer,
-    but it would see no payment before the seed's single commit.
+    but it would see no payment before a single commit.
     """
     total = 5000
     failures = []

@@ -78,7 +78,7 @@ def test_receipt_values_are_escaped_in_the_html(smtp_server):
 def test_notify_writes_an_email_to_the_alert_recipients_and_a_telegram_message(settings, telegram_api, smtp_server):
     settings.ALERT_EMAIL_TO = ["ops@example.com", "Lead@Example.com"]
     notified = notify("alert", "Refund\nspike", "12 refunds in 5 minutes")
-    assert notified.email.to == ["ops@example.com", "Lead@example.com"]
+    assert notified.email.to == ["ops@example.com", "lead@example.com"]  # echopilot.emails: lowercase
     assert (notified.email.kind, notified.email.subject, notified.email.status) == ("alert", "Refund spike", "queued")
     [message] = notified.telegram
     assert message.text == "<b>Refund spike</b>\n12 refunds in 5 minutes"

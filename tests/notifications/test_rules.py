@@ -1,46 +1,19 @@
-"""Pure rules: addresses, money, error classification, backoff, Telegram text."""
+"""Pure rules: header-safe text, error classification, backoff, Telegram text."""
 
 import smtplib
-from decimal import Decimal
 
 import pytest
 
 from notifications.rules import (
     check_header_text,
-    format_amount,
     header_safe,
     header_unsafe,
-    normalize_address,
     request_fingerprint,
     retry_delay_seconds,
     smtp_error_is_permanent,
     telegram_split,
     telegram_text,
 )
-
-
-def test_an_address_is_trimmed_and_its_domain_lowercased():
-    assert normalize_address("  Ann.Lee@Example.COM ") == "Ann.Lee@example.com"
-
-
-@pytest.mark.parametrize("address", ["", "ann", "ann@", "@example.com", "ann@example.com\r\nBcc: x@y.z", "a b@x.io"])
-def test_invalid_addresses_are_refused(address):
-    with pytest.raises(ValueError):
-        normalize_address(address)
-
-
-@pytest.mark.parametrize(
-    ("amount", "currency", "expected"),
-    [
-        (Decimal("12.5"), "usd", "USD 12.50"),
-        (Decimal("1234567.89"), "EUR", "EUR 1,234,567.89"),
-        (Decimal("1200.00"), "jpy", "JPY 1,200"),
-        (Decimal("1.50"), "kwd", "KWD 1.500"),
-        (Decimal("0"), "gbp", "GBP 0.00"),
-    ],
-)
-def test_amounts_are_formatted_with_the_currency_and_its_decimals(amount, currency, expected):
-    assert format_amount(amount, currency) == expected
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ YESTERDAY = NOW - timedelta(days=1)
 
 
 def seed():
-    make_payment("pi_1", amount=Decimal("100.00"), created_at=YESTERDAY)
+    make_payment("pi_1", amount=Decimal("1100.00"), created_at=YESTERDAY)
     make_payment("pi_2", amount=Decimal("50.50"), created_at=YESTERDAY)
     make_payment("pi_3", amount=Decimal("20.00"), currency="eur", created_at=YESTERDAY)
     make_payment("pi_4", status="failed", created_at=YESTERDAY)
@@ -45,7 +45,7 @@ def test_the_report_arrives_in_the_smtp_inbox_with_yesterdays_figures(settings, 
     assert summary.startswith("daily report for 2026-03-09: em_")
     [received] = smtp_server.messages
     message = received["message"]
-    assert received["rcpt_tos"] == ["boss@example.com", "Ops@example.com"]
+    assert received["rcpt_tos"] == ["boss@example.com", "ops@example.com"]  # echopilot.emails: lowercase
     assert message["Subject"] == "EchoPilot daily report 2026-03-09"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
@@ -53,7 +53,7 @@ def test_the_report_arrives_in_the_smtp_inbox_with_yesterdays_figures(settings, 
         "Payments: 4",
         "succeeded: 3",
         "Error rate (failed / finished): 25.0%",
-        "USD 150.50",
+        "USD 1,150.50",  # echopilot.money: thousands separated
         "EUR 20.00",
         "review 1",
         "Open reviews: 1",
@@ -63,7 +63,7 @@ def test_the_report_arrives_in_the_smtp_inbox_with_yesterdays_figures(settings, 
     ]:
         assert expected in text, expected
     assert "999" not in text
-    assert "<b>USD 150.50</b>" in html
+    assert "<b>USD 1,150.50</b>" in html
     assert Email.objects.get().kind == Kind.REPORT
 
 

@@ -1,4 +1,4 @@
-"""Snapshots: the seed's fields and types, a real API probe, never a blocking CPU sample in a request."""
+"""Snapshots: the original contract's fields and types, a real API probe, never a blocking CPU sample in a request."""
 
 import json
 from datetime import timedelta
@@ -14,7 +14,7 @@ from observability import services, system
 from observability.models import Snapshot
 from tests.observability.conftest import NOW
 
-SEED_FIELDS = {
+CONTRACT_FIELDS = {
     ("system", "cpu_percent"): (float, type(None)),
     ("system", "mem_percent"): (float,),
     ("system", "mem_available_gb"): (float,),
@@ -42,11 +42,11 @@ def no_blocking_cpu(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_snapshot_has_the_seed_fields_with_their_types_and_probes_the_api(settings, live_server, log_dir):
+def test_a_snapshot_has_the_contracts_fields_with_their_types_and_probes_the_api(settings, live_server, log_dir):
     settings.PUBLIC_BASE_URL = live_server.url
     data = services.snapshot_take(blocking_cpu=False, now=NOW).data
     assert data["ts"] == int(NOW.timestamp()) and data["ts_iso"] == "2026-03-10T12:00:00.000Z"
-    for (block, name), types in SEED_FIELDS.items():
+    for (block, name), types in CONTRACT_FIELDS.items():
         assert isinstance(data[block][name], types), f"{block}.{name} = {data[block][name]!r}"
     assert data["api"]["healthy"] is True and data["api"]["status"] == 200
     assert data["health"]["overall"] in ("healthy", "degraded", "critical")
@@ -62,7 +62,7 @@ def test_a_snapshot_has_the_seed_fields_with_their_types_and_probes_the_api(sett
 
 @pytest.mark.django_db(transaction=True)
 def test_a_fresh_install_is_warming_up_not_critical(settings, live_server, log_dir):
-    """Minutes after the first migrate, with the scheduler beating: the seed read "Overall critical" here."""
+    """Minutes after the first migrate, with the scheduler beating: the original read "Overall critical" here."""
     settings.PUBLIC_BASE_URL = live_server.url
     now = timezone.now()  # this test database was migrated moments ago: a fresh install
     for minute in range(3):

@@ -5,6 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from echopilot.signals import task_queue_stall_changed
+from echopilot.supervisor import Supervisor
 from notifications.models import Email, Kind, Status, TelegramMessage
 from notifications.services import email_deliver, telegram_sweep
 from observability.models import Silence
@@ -84,3 +86,12 @@ def test_a_silence_stops_the_messages_not_the_record(channels, stalled_queue, on
 def test_an_unknown_event_is_refused():
     with pytest.raises(ValueError, match="unknown task queue event"):
         task_queue_alert(event="exploded", node="n", since=timezone.now(), reason="r")
+
+
+def test_the_watchdogs_signal_reaches_the_alert(channels, stalled_queue, on_commit):
+    """The platform's watchdog only sends ``task_queue_stall_changed``; observability's receiver alerts."""
+    smtp, _ = channels
+    since = timezone.now() - timedelta(minutes=4)
+    with on_commit(execute=True):
+        task_queue_stall_changed.send(sender=Supervisor, event="stalled", node="shop-q1", since=since, reason="r")
+    assert [m["message"]["Subject"] for m in smtp.messages] == ["EchoPilot: task queue stalled on shop-q1"]

@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.db import OperationalError
 from django.test import Client
 
+from echopilot.money import MAX_AMOUNT_MINOR
 from observability.services import self_heal
 from payments.models import Payment, WebhookEvent, WebhookRejection
-from payments.rules import MAX_AMOUNT_MINOR
 from tests.payments import stripe_events as se
 from tests.payments.conftest import URL
 

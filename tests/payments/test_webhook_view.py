@@ -184,6 +184,7 @@ def test_succeeded_requests_the_receipt_once(deliver, django_capture_on_commit_c
         deliver(se.succeeded())
         deliver(se.succeeded(event_id="evt_ok_again"))
     assert only_payment().receipt_requested_at is not None
+    assert not only_payment().receipt_owed  # its email was created on commit
     events = [line["event"] for line in read_audit("payments")]
     assert events.count("receipt_requested") == 1
     assert events.count("webhook_processed") == 2
@@ -242,7 +243,7 @@ def test_payment_failed_stores_the_failure(deliver, django_capture_on_commit_cal
     assert payment.status == Payment.Status.FAILED
     assert payment.failure_code == "card_declined"
     assert payment.failure_message == "Your card was declined."
-    assert payment.receipt_requested_at is None
+    assert payment.receipt_requested_at is None and not payment.receipt_owed
     [line] = read_audit("payments")
     assert line["event"] == "webhook_processed"
     assert (line["event_id"], line["payment"], line["payment_status"]) == ("evt_fail", "pi_123", "failed")

@@ -10,7 +10,7 @@ from fraud.services import fraud_check_create
 
 # (email, amount, card type, caller's recent count, caller's daily total). The original product's own three
 # examples come first and, under the default rules, print its lines exactly; suspicious@test.com is the caller
-# reporting 10 checks of that card in the past hour (the API's `recent_count`), so nothing needs seeding.
+# reporting 10 checks of that card in the past hour (the API's `recent_count`), so no demo data is needed.
 # Then the daily limit, which the original's examples do not reach.
 DEMO = [
     ("test@example.com", "49.99", "credit", 0, "0"),  # allow - all_checks_passed

@@ -1,19 +1,19 @@
 """Fill a demo database: payments, their webhook events, and the fraud checks that preceded them.
 
-The seed plays a shop's traffic in time order. Each purchase is first checked by the fraud
+The command plays a shop's traffic in time order. Each purchase is first checked by the fraud
 guard's own rules (``fraud.rules.decide`` under the current settings, with the guard's rolling
 counters kept in memory); a blocked attempt stays a check, anything else becomes a payment and
 the webhook event that recorded it. A few card-testing bursts (one fresh card, many small
 attempts within minutes) run into the velocity limit, a few large orders go to review, and
 reviews older than two days are mostly closed. So a demo install has a review queue,
-``fraud_backtest`` finds no changed decision under the settings the seed ran with, and the
+``fraud_backtest`` finds no changed decision under the settings the demo data was made with, and the
 dashboard's charts have data.
 
 Writing never holds SQLite's write lock for long: the rows are generated outside the
 transaction and committed in batches sized, from the previous batch's time, to hold the lock
-about ``--batch-seconds``; the service keeps answering while the seed runs. Each batch is
+about ``--batch-seconds``; the service keeps answering while the command runs. Each batch is
 whole (payments with their events, checks with their reviews) and its audit lines are written
-when it commits, so an interrupted seed leaves only complete batches behind.
+when it commits, so an interrupted run leaves only complete batches behind.
 """
 
 import random
@@ -31,12 +31,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from echopilot.audit import audit_events
+from echopilot.money import amount_from_minor, currency_exponent
 from echopilot.progress import progress
 from fraud.models import FraudCheck, FraudReview
 from fraud.rules import ALLOW, BLOCK, REVIEW, Facts, RuleConfig, decide
 from fraud.selectors import DAILY_WINDOW, VELOCITY_WINDOW, card_key_for
 from payments.models import Payment, WebhookEvent
-from payments.rules import amount_from_minor, currency_exponent
 
 FIRST = ["ada", "ben", "chloe", "dan", "eva", "finn", "grace", "hugo", "ines", "jon", "kai", "lea", "mia", "noah"]
 LAST = ["smith", "garcia", "muller", "rossi", "tanaka", "kim", "silva", "novak", "dubois", "jensen", "kowalski"]
@@ -89,7 +89,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--payments", type=int, default=1000, help="How many payments (default 1000).")
         parser.add_argument("--days", type=int, default=30, help="Spread over the past D days (default 30).")
-        parser.add_argument("--seed", type=int, default=None, help="Random seed, for the same data every time.")
+        parser.add_argument(
+            "--seed", type=int, default=None, help="Random seed of the demo data: the same seed, the same data."
+        )
         parser.add_argument(
             "--batch-seconds",
             type=float,
@@ -419,6 +421,7 @@ def _payment(
         failure_code=failure_code,
         failure_message=failure_message,
         receipt_requested_at=received if status != Payment.Status.FAILED and not event_failed else None,
+        receipt_owed=False,  # demo customers are made up: the email sweep sends them no receipts
         created_at=created,
         updated_at=received,
     )

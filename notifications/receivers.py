@@ -1,0 +1,11 @@
+"""Notifications' answers to what lower apps announce; connected in ``NotificationsConfig.ready``."""
+
+from django_q.tasks import async_task
+
+
+def receipt_owed_enqueue(sender, *, payment_id: int, **kwargs) -> None:
+    """``payments.signals.receipt_owed``: the payment's transaction committed, so the receipt task creates its email.
+
+    When the enqueue fails (the broker is down), the email sweep creates the receipt from the owed row.
+    """
+    async_task("notifications.tasks.receipt_send", payment_id)
