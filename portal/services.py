@@ -14,10 +14,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from rest_framework import status
 
 from echopilot.audit import audit_event
-from echopilot.errors import ApiError, ServiceUnavailable
+from echopilot.exceptions import RateLimited, Unavailable
 from notifications.models import Email
 from notifications.services import receipt_resend
 from payments.models import Payment
@@ -42,7 +41,10 @@ FREE_EXPIRY_WINDOW_SECONDS = 3600
 
 
 def _rate_hit(*, scope: str, identity: str, limit: int, now: datetime) -> None:
-    """Count one use in the current one-hour window; 429 over ``limit``, 503 when the cache is down (fail closed)."""
+    """Count one use in the current one-hour window.
+
+    ``RateLimited`` over ``limit``; ``Unavailable`` when the cache is down (fail closed).
+    """
     window = int(now.timestamp()) // WINDOW_SECONDS
     key = f"portal:rate:{scope}:{hashlib.sha256(identity.encode()).hexdigest()[:32]}:{window}"
     try:
@@ -50,17 +52,10 @@ def _rate_hit(*, scope: str, identity: str, limit: int, now: datetime) -> None:
         count = cache.incr(key)
     except Exception as exc:  # Redis down, file cache unwritable: refuse rather than count nothing
         logger.warning("portal rate limiter unavailable: %s: %s", type(exc).__name__, exc)
-        raise ServiceUnavailable(
-            "The rate limiter is unavailable; try again shortly.", headers={"Retry-After": "5"}
-        ) from None
+        raise Unavailable("The rate limiter is unavailable; try again shortly.", retry_after=5) from None
     if count > limit:
         retry_after = WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
-        raise ApiError(
-            f"At most {limit} per hour; try again in {retry_after} seconds.",
-            code="rate_limited",
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            headers={"Retry-After": str(retry_after)},
-        )
+        raise RateLimited(f"At most {limit} per hour; try again in {retry_after} seconds.", retry_after=retry_after)
 
 
 def _free_expiry(*, email: str, exp: int, floor: int) -> int:
@@ -84,7 +79,7 @@ def _free_expiry(*, email: str, exp: int, floor: int) -> int:
             if second not in taken:
                 return second
         exp = low
-    raise ServiceUnavailable("This email has a link for every second of the lifetime asked for; try again shortly.")
+    raise Unavailable("This email has a link for every second of the lifetime asked for; try again shortly.")
 
 
 def portal_link_create(
