@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fraud.models import FraudReview
+from fraud.services import REVIEW_ACTIONS
 from payments.models import Payment
 from payments.rules import MAX_AMOUNT_MINOR, currency_exponent, is_currency, max_amount, normalize_email
 
@@ -118,16 +119,9 @@ class CheckOutput(serializers.Serializer):
 
 
 class ReviewInput(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["open", "approve", "reject"])
+    action = serializers.ChoiceField(choices=REVIEW_ACTIONS)
     resolution = serializers.ChoiceField(choices=FraudReview.Resolution.choices, required=False, default="")
     note = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
-
-    def validate(self, data):
-        if data["action"] == "reject" and not data["resolution"]:
-            raise serializers.ValidationError(
-                {"resolution": ["A rejection needs a resolution: fraud, customer_request or other."]}
-            )
-        return data
 
 
 def _iso(moment):

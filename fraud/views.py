@@ -2,10 +2,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from echopilot.exceptions import Conflict
 from fraud.selectors import fraud_check_get
 from fraud.serializers import CheckInput, CheckOutput, ReviewInput, check_to_dict
-from fraud.services import fraud_check_create, fraud_review_close, fraud_review_open
+from fraud.services import fraud_check_create, fraud_review_act
 
 
 class CheckView(APIView):
@@ -27,28 +26,10 @@ class CheckDetailView(APIView):
 class CheckReviewView(APIView):
     @extend_schema(operation_id="fraud_check_review", request=ReviewInput, responses={200: CheckOutput})
     def post(self, request, check_id):
-        # One read: the check and its review. The services below keep both up to date
+        # One read: the check and its review. The service keeps both up to date
         # in memory, so the answer needs no second read.
         check = fraud_check_get(check_id=check_id)
         data = ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
-        action = data.validated_data["action"]
-        if action == "open":
-            review, opened = fraud_review_open(check=check, opened_by=request.user.label)
-            if not opened:
-                raise Conflict("This check already has a review.", code="review_exists")
-            check.review = review
-        else:
-            review = getattr(check, "review", None)
-            if review is None:
-                raise Conflict("This check has no review to close.", code="no_review")
-            closed = fraud_review_close(
-                review=review,
-                approve=action == "approve",
-                resolution=data.validated_data["resolution"],
-                note=data.validated_data["note"],
-                closed_by=request.user.label,
-            )
-            if not closed:
-                raise Conflict("This review is already closed.", code="review_closed")
+        fraud_review_act(check=check, **data.validated_data, by=request.user.label)
         return Response(check_to_dict(check))
