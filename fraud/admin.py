@@ -7,7 +7,8 @@ from django.contrib.admin.helpers import ActionForm
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin, actor
+from echopilot.actors import actor_user
+from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin
 from echopilot.exceptions import Conflict, Invalid
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview, ListEntry
@@ -39,7 +40,7 @@ class FraudCheckAdmin(ExactSearchMixin, ReadOnlyAdmin):
 
     @admin.action(description="Open a manual review", permissions=["review"])
     def open_review(self, request, queryset):
-        opened, by = 0, actor(request)
+        opened, by = 0, actor_user(request.user)
         for check in queryset:
             try:
                 fraud_review_act(check=check, action="open", by=by)
@@ -177,7 +178,7 @@ class FraudReviewAdmin(admin.ModelAdmin):
     def _close(self, request, queryset, action):
         resolution = request.POST.get("resolution", "")
         note = request.POST.get("note", "")[:2000]
-        by = actor(request)
+        by = actor_user(request.user)
         closed = skipped = 0
         # One read for all selected reviews and their checks; then one conditional UPDATE each.
         for review in queryset.select_related("fraud_check"):

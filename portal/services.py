@@ -15,6 +15,7 @@ from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from echopilot.actors import actor_portal, actor_task
 from echopilot.audit import audit_event
 from echopilot.exceptions import RateLimited, Unavailable
 from notifications.models import Email
@@ -130,7 +131,7 @@ def receipt_link_mint(email: Email) -> str:
     """
     _, path = portal_link_create(
         email=email.portal_link_for,
-        created_by=f"system:{email.kind}:{email.public_id}",
+        created_by=actor_task("email_deliver", on=email.public_id),
         expiry_hours=settings.PORTAL_MAX_EXPIRY_HOURS,
     )
     return settings.PUBLIC_BASE_URL + path
@@ -201,7 +202,7 @@ def portal_email_revoke(*, email: str, revoked_by: str, now: datetime | None = N
 def portal_receipt_resend(*, link: PortalLink, payment: Payment, now: datetime | None = None) -> Email:
     """Queue another email with this receipt, at most PORTAL_RESEND_PER_HOUR per customer."""
     _rate_hit(scope="resend", identity=link.email, limit=settings.PORTAL_RESEND_PER_HOUR, now=now or timezone.now())
-    email = receipt_resend(payment=payment, created_by=f"portal:{link.public_id}")
+    email = receipt_resend(payment=payment, created_by=actor_portal(link.public_id))
     audit_event(
         "portal_links", "receipt_resent", link=link.public_id, payment=payment.provider_id, email=email.public_id
     )

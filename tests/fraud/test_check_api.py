@@ -76,7 +76,7 @@ def test_the_originals_examples_give_the_same_answers_through_the_api(api):
 def test_the_command_records_a_check(capsys):
     call_command("fraud_check", "--email", "Eve@Example.com", "--amount", "12.50", "--card-type", "debit")
     assert capsys.readouterr().out.startswith("eve@example.com: allow - all_checks_passed (fc_")
-    assert FraudCheck.objects.get().created_by == "cli"
+    assert FraudCheck.objects.get().created_by == "command:fraud_check"
 
 
 def test_our_own_count_blocks_the_sixth_check_of_a_card_within_the_hour(api):

@@ -27,7 +27,7 @@ def test_an_operator_approves_a_review_through_the_api(api, review_check):
     review = response.json()["review"]
     assert response.status_code == 200
     assert review["state"] == "approved" and review["note"] == "called them"
-    assert review["closed_by"] == "dashboard_key:1" and review["closed_at"]
+    assert review["closed_by"] == "key:DASHBOARD_KEY#1" and review["closed_at"]
 
 
 def test_a_rejection_needs_a_reason(api, review_check):

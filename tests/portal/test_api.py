@@ -28,14 +28,14 @@ def test_it_issues_a_link_that_opens_the_portal(api, client, settings, read_audi
     assert body["full_url"] == "https://pay.example.com" + body["url"]
     assert body["expires_at"].endswith("Z")
     link = PortalLink.objects.get()
-    assert (link.public_id, link.created_by) == (body["link_id"], "dashboard_key:1")
+    assert (link.public_id, link.created_by) == (body["link_id"], "key:DASHBOARD_KEY#1")
     expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     assert abs(expires - (timezone.now() + timedelta(hours=24))) < timedelta(seconds=5)
     [event] = read_audit("portal_links")
     assert (event["event"], event["link"], event["created_by"]) == (
         "link_created",
         link.public_id,
-        "dashboard_key:1",
+        "key:DASHBOARD_KEY#1",
     )
     assert "sig" not in str(event) and body["url"].rsplit("sig=", 1)[1] not in str(event)
     assert client.get(path_of(body["url"])).status_code == 302
@@ -128,7 +128,7 @@ def test_it_revokes_every_link_of_an_email(api, issue, read_audit, django_captur
         "email_revoked",
         CUSTOMER,
         2,
-        "dashboard_key:1",
+        "key:DASHBOARD_KEY#1",
     )
 
 
