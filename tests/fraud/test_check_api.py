@@ -250,6 +250,13 @@ def test_a_check_can_be_read_back(api):
     assert api.get("/api/fraud/checks/fc_missing").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/api/fraud/checks/fc_missing", "/api/fraud/checks/fc_missing/review"])
+def test_an_unknown_check_is_not_found_like_any_other_row(api, path):
+    response = api.get(path) if path.endswith("missing") else api.post(path, {"action": "open"}, format="json")
+    assert response.status_code == 404
+    assert response.json() == {"ok": False, "error": "not_found", "message": "No fraud check has this id."}
+
+
 def test_the_answer_has_exactly_the_documented_shape(api):
     """check_to_dict (the fast path) and CheckOutput (the OpenAPI schema) must never drift apart."""
     from fraud.serializers import CheckOutput, check_to_dict
