@@ -13,11 +13,6 @@ from echopilot.keys import api_key_create, api_key_revoke
 from echopilot.models import ApiKey, Heartbeat, TaskQueueEvent
 
 
-def actor(request) -> str:
-    """How records name the staff user acting in the admin: ``user:<username>``, as API principals are named."""
-    return f"user:{request.user.get_username()}"
-
-
 class ActionPermissionMixin:
     """A posted action the user may not run is refused with 403.
 

@@ -2,9 +2,11 @@
 
 Every error answer is ``{"ok": false, "error": "<machine_code>", "message":
 "<human text>"}``, plus ``"fields": {"<field>": ["<reason>", ...]}`` for
-validation errors. Services raise ``ApiError``; DRF's own exceptions, database
-outages and anything unexpected are mapped here, so no client input can
-produce an HTML page or a bare 500.
+validation errors. Services and selectors raise an ``ApplicationError``
+(``echopilot.exceptions``), which knows nothing of HTTP: its class is mapped to
+a status here (``STATUS``). DRF's own exceptions, database outages and anything
+unexpected are mapped here too, so no client input can produce an HTML page or a
+bare 500.
 """
 
 import logging
@@ -14,35 +16,45 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 
+from echopilot.exceptions import (
+    ApplicationError,
+    Conflict,
+    Failed,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Unavailable,
+    UnsupportedFormat,
+)
+
 logger = logging.getLogger(__name__)
 
+# The status of each kind of application error; a subclass takes its nearest listed ancestor's.
+STATUS = {
+    UnsupportedFormat: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    Invalid: status.HTTP_400_BAD_REQUEST,
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
+    RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
+    Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    Failed: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    ApplicationError: status.HTTP_400_BAD_REQUEST,
+}
 
-class ApiError(exceptions.APIException):
-    """An application error with a machine code, a message and optional field reasons."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "bad_request"
-    default_detail = "The request could not be processed."
-
-    def __init__(self, message=None, *, code=None, status_code=None, fields=None, headers=None):
-        super().__init__(detail=message or self.default_detail, code=code or self.default_code)
-        if status_code is not None:
-            self.status_code = status_code
-        self.error_code = code or self.default_code
-        self.fields = fields
-        self.headers = headers or {}
+# Seconds a client is asked to wait after a database outage.
+DATABASE_RETRY_AFTER = 5
 
 
-class PayloadTooLarge(ApiError):
+def status_for(error: ApplicationError) -> int:
+    return next(STATUS[kind] for kind in type(error).__mro__ if kind in STATUS)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """A body over ``API_MAX_BODY_BYTES`` (raised by the JSON parser, answered by the body-limit middleware too)."""
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
     default_detail = "The request body is larger than 1 MiB."
-
-
-class ServiceUnavailable(ApiError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "service_unavailable"
-    default_detail = "A backing service is unavailable; try again shortly."
 
 
 # DRF's codes, renamed where a plainer word helps the caller.
@@ -88,42 +100,43 @@ def api_exception_handler(exc, context):
     """DRF exception handler: every failure of an API view in the one shape."""
     from rest_framework.views import set_rollback  # rest_framework.views imports our parser, which imports us
 
-    headers = {}
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+        exc = NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc)
-        exc = ServiceUnavailable()
-        headers["Retry-After"] = "5"
+        exc = Unavailable(retry_after=DATABASE_RETRY_AFTER)
     elif isinstance(exc, DatabaseError):
         logger.exception("database error in %s", context.get("view"))
-        exc = ServiceUnavailable("The database could not complete the request; try again.")
-        headers["Retry-After"] = "5"
+        exc = Unavailable("The database could not complete the request; try again.", retry_after=DATABASE_RETRY_AFTER)
 
-    if not isinstance(exc, exceptions.APIException):
+    headers = {}
+    if isinstance(exc, ApplicationError):
+        status_code = status_for(exc)
+        body = error_body(exc.code, exc.message, exc.fields)
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, exceptions.APIException):
+        status_code = exc.status_code
+        if isinstance(exc, exceptions.ValidationError):
+            body = validation_error_body(exc.detail)
+        else:
+            code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+            body = error_body(_CODES.get(code, code), str(exc.detail))
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+    else:
         logger.exception("unhandled error in %s", context.get("view"), exc_info=exc)
         set_rollback()
         return JsonResponse(error_body("server_error", "An internal error occurred."), status=500)
 
-    if isinstance(exc, ApiError):
-        body = error_body(exc.error_code, str(exc.detail), exc.fields)
-        headers.update(exc.headers)
-    elif isinstance(exc, exceptions.ValidationError):
-        body = validation_error_body(exc.detail)
-    else:
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
-        body = error_body(_CODES.get(code, code), str(exc.detail))
-
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
     set_rollback()
-    response = JsonResponse(body, status=exc.status_code)
+    response = JsonResponse(body, status=status_code)
     for name, value in headers.items():
         response[name] = value
     return response

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from echopilot.actors import actor_key
 from echopilot.models import ApiKey
 
 KEY_PREFIX = "ep_"
@@ -19,11 +20,11 @@ MAX_KEY_LENGTH = 256
 class Principal:
     """The authenticated caller of an API request (``request.user`` in views).
 
-    ``label`` names it in audit records and ``created_by`` fields; it never
-    contains the key.
+    ``label`` names it in audit records and ``created_by`` fields
+    (``echopilot.actors``); it never contains the key.
     """
 
-    kind: str  # "dashboard_key", "api_key" or "user"
+    kind: str  # "dashboard_key" (name: its place in DASHBOARD_KEY, from 1) or "api_key" (name: the key's name)
     name: str
 
     is_authenticated = True
@@ -32,7 +33,7 @@ class Principal:
 
     @property
     def label(self) -> str:
-        return f"{self.kind}:{self.name}"
+        return actor_key(f"DASHBOARD_KEY#{self.name}" if self.kind == "dashboard_key" else self.name)
 
     def __str__(self):
         return self.label

@@ -7,10 +7,12 @@ from django.contrib.admin.helpers import ActionForm
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin, actor
+from echopilot.actors import actor_user
+from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin
+from echopilot.exceptions import Conflict, Invalid
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview, ListEntry
-from fraud.services import fraud_review_close, fraud_review_open
+from fraud.services import fraud_review_act
 
 
 def _card_key(fingerprint: str) -> str:
@@ -38,7 +40,13 @@ class FraudCheckAdmin(ExactSearchMixin, ReadOnlyAdmin):
 
     @admin.action(description="Open a manual review", permissions=["review"])
     def open_review(self, request, queryset):
-        opened = sum(fraud_review_open(check=check, opened_by=actor(request))[1] for check in queryset)
+        opened, by = 0, actor_user(request.user)
+        for check in queryset:
+            try:
+                fraud_review_act(check=check, action="open", by=by)
+            except Conflict:
+                continue
+            opened += 1
         self.message_user(request, f"Opened {opened} review(s).", messages.SUCCESS)
 
 
@@ -167,24 +175,22 @@ class FraudReviewAdmin(admin.ModelAdmin):
             payments,
         )
 
-    def _close(self, request, queryset, approve):
+    def _close(self, request, queryset, action):
         resolution = request.POST.get("resolution", "")
-        if resolution and resolution not in FraudReview.Resolution.values:
-            self.message_user(request, "Unknown reason.", messages.ERROR)
-            return
-        if not approve and not resolution:
-            self.message_user(request, "Choose a reason to reject.", messages.ERROR)
-            return
         note = request.POST.get("note", "")[:2000]
+        by = actor_user(request.user)
+        closed = skipped = 0
         # One read for all selected reviews and their checks; then one conditional UPDATE each.
-        reviews = list(queryset.select_related("fraud_check"))
-        closed = sum(
-            fraud_review_close(
-                review=review, approve=approve, resolution=resolution, note=note, closed_by=actor(request)
-            )
-            for review in reviews
-        )
-        skipped = len(reviews) - closed
+        for review in queryset.select_related("fraud_check"):
+            try:
+                fraud_review_act(check=review.fraud_check, action=action, resolution=resolution, note=note, by=by)
+            except Invalid as refused:  # the same for every review: the first one says it
+                self.message_user(request, refused.message, messages.ERROR)
+                return
+            except Conflict:
+                skipped += 1
+            else:
+                closed += 1
         level = messages.SUCCESS if not skipped else messages.WARNING
         self.message_user(request, f"Closed {closed} review(s); {skipped} were already closed.", level)
 
@@ -193,11 +199,11 @@ class FraudReviewAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve selected reviews", permissions=["review"])
     def approve(self, request, queryset):
-        self._close(request, queryset, approve=True)
+        self._close(request, queryset, "approve")
 
     @admin.action(description="Reject selected reviews (choose a reason)", permissions=["review"])
     def reject(self, request, queryset):
-        self._close(request, queryset, approve=False)
+        self._close(request, queryset, "reject")
 
 
 @admin.register(ListEntry)

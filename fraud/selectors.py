@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db import connection
 
+from echopilot.exceptions import get_or_not_found
 from echopilot.money import CENT
 from fraud.models import FraudCheck, ListEntry
 from fraud.rules import email_domain
@@ -128,3 +129,10 @@ def locked_facts(
 def customer_history(*, email: str, exclude_pk: int | None = None, limit: int = 10):
     """The customer's latest checks, for reviewers."""
     return FraudCheck.objects.filter(email=email).exclude(pk=exclude_pk).order_by("-created_at")[:limit]
+
+
+def fraud_check_get(*, check_id: str) -> FraudCheck:
+    """One check with its review (or the knowledge that it has none), in one query."""
+    return get_or_not_found(
+        FraudCheck.objects.select_related("review"), message="No fraud check has this id.", check_id=check_id
+    )

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from echopilot.emails import normalize_email
 from echopilot.money import MAX_AMOUNT_MINOR, amount_to_minor, is_currency, max_amount
 from fraud.models import FraudReview
+from fraud.services import REVIEW_ACTIONS
 from payments.models import Payment
 
 # A caller's own daily total: a sum of payments, so larger than one payment may be, and still far inside the
@@ -123,16 +124,9 @@ class CheckOutput(serializers.Serializer):
 
 
 class ReviewInput(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["open", "approve", "reject"])
+    action = serializers.ChoiceField(choices=REVIEW_ACTIONS)
     resolution = serializers.ChoiceField(choices=FraudReview.Resolution.choices, required=False, default="")
     note = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
-
-    def validate(self, data):
-        if data["action"] == "reject" and not data["resolution"]:
-            raise serializers.ValidationError(
-                {"resolution": ["A rejection needs a resolution: fraud, customer_request or other."]}
-            )
-        return data
 
 
 def _iso(moment):

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from echopilot.audit import audit_event
+from echopilot.exceptions import Conflict, Invalid
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview
 from fraud.rules import REVIEW, Facts, RuleConfig, decide
@@ -107,31 +108,65 @@ def fraud_check_create(
         raise
 
 
-def fraud_review_open(*, check: FraudCheck, opened_by: str) -> tuple[FraudReview, bool]:
-    """Open a manual review on any check; returns the review and whether it was opened now."""
+REVIEW_ACTIONS = ("open", "approve", "reject")
+REJECTION_NEEDS_A_REASON = "A rejection needs a resolution: fraud, customer_request or other."
+
+
+def fraud_review_act(*, check: FraudCheck, action: str, resolution: str = "", note: str = "", by: str) -> FraudReview:
+    """An operator's decision on a check: ``open`` a manual review, or ``approve`` / ``reject`` its open review.
+
+    Returns the review, also kept on ``check`` in memory: a check loaded with
+    ``select_related("review")`` needs no second read to be answered.
+
+    Raises ``Invalid`` for an unknown action or resolution and for a rejection
+    without a resolution, and ``Conflict`` when a review is opened on a check
+    that has one (``review_exists``), closed on a check that has none
+    (``no_review``) or closed again (``review_closed``). Closing is one
+    conditional UPDATE on ``state='open'``: of reviewers acting at once, one wins.
+    """
+    if action not in REVIEW_ACTIONS:
+        reason = f"Unknown action; one of {', '.join(REVIEW_ACTIONS)}."
+        raise Invalid(reason, code="validation_error", fields={"action": [reason]})
+    if resolution and resolution not in FraudReview.Resolution.values:
+        reason = f"Unknown resolution; one of {', '.join(FraudReview.Resolution.values)}."
+        raise Invalid(reason, code="validation_error", fields={"resolution": [reason]})
+    if action == "reject" and not resolution:
+        raise Invalid(
+            REJECTION_NEEDS_A_REASON, code="validation_error", fields={"resolution": [REJECTION_NEEDS_A_REASON]}
+        )
+    if action == "open":
+        return _review_open(check=check, by=by)
+    review = getattr(check, "review", None)
+    if review is None:
+        raise Conflict("This check has no review to close.", code="no_review")
+    if not _review_close(review=review, approve=action == "approve", resolution=resolution, note=note, by=by):
+        raise Conflict("This review is already closed.", code="review_closed")
+    return review
+
+
+def _review_open(*, check: FraudCheck, by: str) -> FraudReview:
     review, created = FraudReview.objects.get_or_create(
-        fraud_check=check, defaults={"opened_reason": FraudReview.Opened.MANUAL, "opened_by": opened_by}
+        fraud_check=check, defaults={"opened_reason": FraudReview.Opened.MANUAL, "opened_by": by}
     )
-    if created:
-        audit_event("fraud_guard", "review_opened", check_id=check.check_id, opened_reason="manual", by=opened_by)
-    return review, created
+    if not created:
+        raise Conflict("This check already has a review.", code="review_exists")
+    check.review = review
+    audit_event("fraud_guard", "review_opened", check_id=check.check_id, opened_reason="manual", by=by)
+    return review
 
 
-def fraud_review_close(
-    *, review: FraudReview, approve: bool, resolution: str = "", note: str = "", closed_by: str
-) -> bool:
-    """Approve or reject an open review; returns False when it was already closed by someone else.
+def _review_close(*, review: FraudReview, approve: bool, resolution: str, note: str, by: str) -> bool:
+    """Close an open review; False when it was already closed by someone else.
 
-    The close is one conditional UPDATE on ``state='open'``. When it wins, ``review``
-    is brought up to date in memory (no re-read), so a ``fraud_check`` loaded with it
-    stays cached; when it loses, ``review`` is left as it was.
+    When it wins, ``review`` is brought up to date in memory (no re-read); when
+    it loses, ``review`` is left as it was.
     """
     state = FraudReview.State.APPROVED if approve else FraudReview.State.REJECTED
     changes = {
         "state": state.value,
         "resolution": resolution,
         "note": note,
-        "closed_by": closed_by,
+        "closed_by": by,
         "closed_at": timezone.now(),
     }
     closed = FraudReview.objects.filter(pk=review.pk, state=FraudReview.State.OPEN).update(**changes)
@@ -144,6 +179,6 @@ def fraud_review_close(
             check_id=review.fraud_check.check_id,
             state=state,
             resolution=resolution,
-            by=closed_by,
+            by=by,
         )
     return bool(closed)

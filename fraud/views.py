@@ -1,13 +1,10 @@
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from echopilot.errors import ApiError
-from fraud.models import FraudCheck
+from fraud.selectors import fraud_check_get
 from fraud.serializers import CheckInput, CheckOutput, ReviewInput, check_to_dict
-from fraud.services import fraud_check_create, fraud_review_close, fraud_review_open
+from fraud.services import fraud_check_create, fraud_review_act
 
 
 class CheckView(APIView):
@@ -22,41 +19,17 @@ class CheckView(APIView):
 class CheckDetailView(APIView):
     @extend_schema(operation_id="fraud_check_detail", responses={200: CheckOutput})
     def get(self, request, check_id):
-        check = get_object_or_404(FraudCheck.objects.select_related("review"), check_id=check_id)
+        check = fraud_check_get(check_id=check_id)
         return Response(check_to_dict(check))
 
 
 class CheckReviewView(APIView):
     @extend_schema(operation_id="fraud_check_review", request=ReviewInput, responses={200: CheckOutput})
     def post(self, request, check_id):
-        # One read: the check and its review. The services below keep both up to date
+        # One read: the check and its review. The service keeps both up to date
         # in memory, so the answer needs no second read.
-        check = get_object_or_404(FraudCheck.objects.select_related("review"), check_id=check_id)
+        check = fraud_check_get(check_id=check_id)
         data = ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
-        action = data.validated_data["action"]
-        if action == "open":
-            review, opened = fraud_review_open(check=check, opened_by=request.user.label)
-            if not opened:
-                raise ApiError(
-                    "This check already has a review.", code="review_exists", status_code=status.HTTP_409_CONFLICT
-                )
-            check.review = review
-        else:
-            review = getattr(check, "review", None)
-            if review is None:
-                raise ApiError(
-                    "This check has no review to close.", code="no_review", status_code=status.HTTP_409_CONFLICT
-                )
-            closed = fraud_review_close(
-                review=review,
-                approve=action == "approve",
-                resolution=data.validated_data["resolution"],
-                note=data.validated_data["note"],
-                closed_by=request.user.label,
-            )
-            if not closed:
-                raise ApiError(
-                    "This review is already closed.", code="review_closed", status_code=status.HTTP_409_CONFLICT
-                )
+        fraud_review_act(check=check, **data.validated_data, by=request.user.label)
         return Response(check_to_dict(check))

@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from echopilot.admin import ReadOnlyAdmin, actor
+from echopilot.actors import actor_user
+from echopilot.admin import ReadOnlyAdmin
 from notifications.models import Email, Status, TelegramMessage
 from notifications.services import email_requeue, email_resend, telegram_requeue
 
@@ -88,7 +89,8 @@ class EmailAdmin(DeliveryAdmin):
 
     @admin.action(description="Send selected emails again (as new emails)", permissions=["resend"])
     def resend(self, request, queryset):
-        copies = [email_resend(email=email, created_by=actor(request)) for email in queryset.select_related("payment")]
+        by = actor_user(request.user)
+        copies = [email_resend(email=email, created_by=by) for email in queryset.select_related("payment")]
         self.message_user(
             request, f"Created {len(copies)} new email(s): {', '.join(c.public_id for c in copies)}.", messages.SUCCESS
         )

@@ -4,16 +4,13 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from echopilot.errors import ApiError
+from echopilot.exceptions import get_or_not_found
 from notifications.models import Email, Status, TelegramMessage
 from payments.models import Payment
 
 
 def email_get(*, public_id: str) -> Email:
-    email = Email.objects.filter(public_id=public_id).first()
-    if email is None:
-        raise ApiError("No email has this id.", code="not_found", status_code=404)
-    return email
+    return get_or_not_found(Email.objects, message="No email has this id.", public_id=public_id)
 
 
 def email_due_ids(*, limit: int) -> list[int]:

@@ -28,7 +28,7 @@ from django_q.tasks import async_task
 
 from echopilot.audit import audit_event
 from echopilot.emails import valid_email
-from echopilot.errors import ApiError
+from echopilot.exceptions import Conflict
 from echopilot.money import money_format
 from notifications.channels import (
     DeliveryError,
@@ -125,10 +125,9 @@ def email_send(
 def _same_request(email: Email, request_fingerprint: str) -> Email:
     """The email stored under a reused key, when the request is the same (or there is nothing to compare)."""
     if request_fingerprint and email.request_fingerprint and email.request_fingerprint != request_fingerprint:
-        raise ApiError(
+        raise Conflict(
             "This Idempotency-Key was used with a different request; use a new key for a new email.",
             code="idempotency_key_reused",
-            status_code=409,
         )
     return email
 

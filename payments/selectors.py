@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from echopilot.errors import ApiError
+from echopilot.exceptions import get_or_not_found
 from payments.models import Payment
 
 
@@ -25,7 +25,4 @@ def payment_list(
 
 
 def payment_get(*, provider_id: str) -> Payment:
-    payment = Payment.objects.filter(provider_id=provider_id).first()
-    if payment is None:
-        raise ApiError("No payment has this id.", code="not_found", status_code=404)
-    return payment
+    return get_or_not_found(Payment.objects, message="No payment has this id.", provider_id=provider_id)

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from echopilot.audit import audit_event
 from echopilot.emails import valid_email
-from echopilot.errors import ApiError
+from echopilot.exceptions import ApplicationError, Failed, Invalid, UnsupportedFormat
 from echopilot.money import amount_from_minor, is_currency
 from echopilot.parsers import json_loads
 from payments.models import Payment, WebhookEvent, WebhookRejection
@@ -439,14 +439,15 @@ class WebhookResult:
 def stripe_webhook_receive(*, body: bytes, content_type: str, signature: str | None) -> WebhookResult:
     """Verify and process one delivery; returns the event id and its outcome (with the reason when ``invalid``).
 
-    Raises ``ApiError`` after counting the refusal (415, or 400
-    ``invalid_signature`` / ``malformed_request``), and 500 ``processing_failed``
-    when the event failed, so that the provider delivers it again. An event
+    Raises ``UnsupportedFormat`` or ``Invalid`` (``invalid_signature`` /
+    ``malformed_request``) after counting the refusal, and ``Failed``
+    (``processing_failed``) when the event failed, so that the provider delivers
+    it again. An event
     that can never be processed is answered 200 ``invalid``: a non-2xx answer
     would only make the provider send it again for days.
     """
 
-    def refused(reason: str, detail: str, error: ApiError) -> ApiError:
+    def refused(reason: str, detail: str, error: ApplicationError) -> ApplicationError:
         webhook_reject(reason=reason, detail=detail, body=body, content_type=content_type)
         return error
 
@@ -454,16 +455,16 @@ def stripe_webhook_receive(*, body: bytes, content_type: str, signature: str | N
         raise refused(
             WebhookRejection.Reason.UNSUPPORTED_MEDIA_TYPE,
             f"content type {content_type[:100]!r}",
-            ApiError("Webhook bodies must be application/json.", code="unsupported_media_type", status_code=415),
+            UnsupportedFormat("Webhook bodies must be application/json."),
         )
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         raise refused(
             WebhookRejection.Reason.SECRET_NOT_CONFIGURED,
             "STRIPE_WEBHOOK_SECRET is empty",
-            ApiError("No webhook secret is configured; deliveries are refused.", code="invalid_signature"),
+            Invalid("No webhook secret is configured; deliveries are refused.", code="invalid_signature"),
         )
-    bad_signature = ApiError("The Stripe-Signature header does not verify this body.", code="invalid_signature")
+    bad_signature = Invalid("The Stripe-Signature header does not verify this body.", code="invalid_signature")
     try:
         text = body.decode()
         stripe.WebhookSignature.verify_header(text, signature, secret, SIGNATURE_TOLERANCE_SECONDS)
@@ -483,14 +484,13 @@ def stripe_webhook_receive(*, body: bytes, content_type: str, signature: str | N
         raise refused(
             WebhookRejection.Reason.MALFORMED_EVENT,
             "the signed body is not a Stripe event",
-            ApiError("The body is not a Stripe event.", code="malformed_request"),
+            Invalid("The body is not a Stripe event.", code="malformed_request"),
         )
     outcome = webhook_event_process(event=event)
     if outcome == WebhookEvent.Status.FAILED:
-        raise ApiError(
+        raise Failed(
             "The event could not be processed; it is recorded and will be processed again when redelivered.",
             code="processing_failed",
-            status_code=500,
         )
     reason = ""
     if outcome == WebhookEvent.Status.INVALID:

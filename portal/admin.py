@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
-from echopilot.admin import ReadOnlyAdmin, actor
+from echopilot.actors import actor_user
+from echopilot.admin import ReadOnlyAdmin
 from portal.models import PortalLink
 from portal.services import portal_email_revoke, portal_link_revoke
 
@@ -37,11 +38,11 @@ class PortalLinkAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Revoke selected links", permissions=["revoke"])
     def revoke_selected(self, request, queryset):
-        revoked = sum(portal_link_revoke(link=link, revoked_by=actor(request)) for link in queryset)
+        revoked = sum(portal_link_revoke(link=link, revoked_by=actor_user(request.user)) for link in queryset)
         self.message_user(request, f"Revoked {revoked} link(s).", messages.SUCCESS)
 
     @admin.action(description="Revoke all links of these emails", permissions=["revoke"])
     def revoke_emails(self, request, queryset):
         emails = sorted(set(queryset.values_list("email", flat=True)))
-        revoked = sum(portal_email_revoke(email=email, revoked_by=actor(request)) for email in emails)
+        revoked = sum(portal_email_revoke(email=email, revoked_by=actor_user(request.user)) for email in emails)
         self.message_user(request, f"Revoked {revoked} link(s) of {len(emails)} email(s).", messages.SUCCESS)

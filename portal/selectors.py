@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from echopilot.errors import ApiError
+from echopilot.exceptions import get_or_not_found
 from payments.models import Payment
 from payments.selectors import payment_list
 from portal.models import PortalLink, PortalRevocation
@@ -21,10 +21,7 @@ SESSION_NOTICE = "portal_notice"  # one message for the next page: [level, text]
 
 
 def portal_link_get(*, link_id: str) -> PortalLink:
-    link = PortalLink.objects.filter(public_id=link_id).first()
-    if link is None:
-        raise ApiError("No portal link has this id.", code="not_found", status_code=404)
-    return link
+    return get_or_not_found(PortalLink.objects, message="No portal link has this id.", public_id=link_id)
 
 
 def portal_link_usable(*, link: PortalLink, now: datetime) -> bool:
@@ -50,6 +47,12 @@ def portal_payment_list(*, email: str) -> QuerySet[Payment]:
     return payment_list(email=email)
 
 
-def portal_receipt_get(*, email: str, provider_id: str) -> Payment | None:
-    """One of the customer's payments that has a receipt; None for anything else (another customer's too)."""
-    return Payment.objects.filter(provider_id=provider_id, email=email, status__in=RECEIPT_STATUSES).first()
+def portal_receipt_get(*, email: str, provider_id: str) -> Payment:
+    """One of the customer's payments that has a receipt; ``NotFound`` for anything else (another customer's too)."""
+    return get_or_not_found(
+        Payment.objects,
+        message="No receipt of yours has this id.",
+        provider_id=provider_id,
+        email=email,
+        status__in=RECEIPT_STATUSES,
+    )

@@ -11,12 +11,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from rest_framework import status
 
+from echopilot.actors import actor_portal, actor_task
 from echopilot.audit import audit_event
 from echopilot.counters import rate_limit_hit
 from echopilot.emails import normalize_email
-from echopilot.errors import ApiError, ServiceUnavailable
+from echopilot.exceptions import RateLimited, Unavailable
 from notifications.models import Email
 from notifications.services import receipt_resend
 from payments.models import Payment
@@ -38,17 +38,12 @@ FREE_EXPIRY_WINDOW_SECONDS = 3600
 
 
 def _rate_hit(*, scope: str, identity: str, limit: int, now: datetime) -> None:
-    """Count one use in the current clock hour (a counter in the database); 429 over ``limit``."""
+    """Count one use in the current clock hour (a counter in the database); ``RateLimited`` over ``limit``."""
     retry_after = rate_limit_hit(
         scope=f"portal:{scope}", key=identity, limit=limit, window_seconds=WINDOW_SECONDS, now=now
     )
     if retry_after is not None:
-        raise ApiError(
-            f"At most {limit} per hour; try again in {retry_after} seconds.",
-            code="rate_limited",
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            headers={"Retry-After": str(retry_after)},
-        )
+        raise RateLimited(f"At most {limit} per hour; try again in {retry_after} seconds.", retry_after=retry_after)
 
 
 def _free_expiry(*, email: str, exp: int, floor: int) -> int:
@@ -72,7 +67,7 @@ def _free_expiry(*, email: str, exp: int, floor: int) -> int:
             if second not in taken:
                 return second
         exp = low
-    raise ServiceUnavailable("This email has a link for every second of the lifetime asked for; try again shortly.")
+    raise Unavailable("This email has a link for every second of the lifetime asked for; try again shortly.")
 
 
 def portal_link_create(
@@ -123,7 +118,7 @@ def receipt_link_mint(email: Email) -> str:
     """
     _, path = portal_link_create(
         email=email.portal_link_for,
-        created_by=f"system:{email.kind}:{email.public_id}",
+        created_by=actor_task("email_deliver", on=email.public_id),
         expiry_hours=settings.PORTAL_MAX_EXPIRY_HOURS,
     )
     return settings.PUBLIC_BASE_URL + path
@@ -194,7 +189,7 @@ def portal_email_revoke(*, email: str, revoked_by: str, now: datetime | None = N
 def portal_receipt_resend(*, link: PortalLink, payment: Payment, now: datetime | None = None) -> Email:
     """Queue another email with this receipt, at most PORTAL_RESEND_PER_HOUR per customer."""
     _rate_hit(scope="resend", identity=link.email, limit=settings.PORTAL_RESEND_PER_HOUR, now=now or timezone.now())
-    email = receipt_resend(payment=payment, created_by=f"portal:{link.public_id}")
+    email = receipt_resend(payment=payment, created_by=actor_portal(link.public_id))
     audit_event(
         "portal_links", "receipt_resent", link=link.public_id, payment=payment.provider_id, email=email.public_id
     )

@@ -16,7 +16,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
-from echopilot.errors import ApiError
+from echopilot.exceptions import ApplicationError, NotFound, RateLimited
 from portal import selectors
 from portal.selectors import SESSION_EMAIL, SESSION_EXPIRES, SESSION_FORM_TOKEN, SESSION_LINK, SESSION_NOTICE
 from portal.services import portal_link_open, portal_receipt_resend
@@ -110,8 +110,9 @@ def home(request):
 @require_safe
 @portal_session
 def receipt(request, provider_id):
-    payment = selectors.portal_receipt_get(email=request.portal_link.email, provider_id=provider_id)
-    if payment is None:
+    try:
+        payment = selectors.portal_receipt_get(email=request.portal_link.email, provider_id=provider_id)
+    except NotFound:
         return _render(request, "portal/not_found.html", status=404)
     return _render(request, "portal/receipt.html", {"payment": payment})
 
@@ -119,16 +120,16 @@ def receipt(request, provider_id):
 @portal_form
 @portal_session
 def receipt_send(request, provider_id):
-    payment = selectors.portal_receipt_get(email=request.portal_link.email, provider_id=provider_id)
-    if payment is None:
+    try:
+        payment = selectors.portal_receipt_get(email=request.portal_link.email, provider_id=provider_id)
+    except NotFound:
         return _render(request, "portal/not_found.html", status=404)
     try:
         portal_receipt_resend(link=request.portal_link, payment=payment)
-    except ApiError as exc:
-        if exc.error_code == "rate_limited":
-            notice = ["error", "You have asked for receipts several times this hour. Please try again later."]
-        else:
-            notice = ["error", "We could not send it just now. Please try again in a few minutes."]
+    except RateLimited:
+        notice = ["error", "You have asked for receipts several times this hour. Please try again later."]
+    except ApplicationError:
+        notice = ["error", "We could not send it just now. Please try again in a few minutes."]
     else:
         notice = ["success", f"We are sending this receipt to {payment.email}."]
     request.portal_session[SESSION_NOTICE] = notice

@@ -76,7 +76,7 @@ def test_the_originals_examples_give_the_same_answers_through_the_api(api):
 def test_the_command_records_a_check(capsys):
     call_command("fraud_check", "--email", "Eve@Example.com", "--amount", "12.50", "--card-type", "debit")
     assert capsys.readouterr().out.startswith("eve@example.com: allow - all_checks_passed (fc_")
-    assert FraudCheck.objects.get().created_by == "cli"
+    assert FraudCheck.objects.get().created_by == "command:fraud_check"
 
 
 def test_our_own_count_blocks_the_sixth_check_of_a_card_within_the_hour(api):
@@ -248,6 +248,13 @@ def test_a_check_can_be_read_back(api):
     answer = api.get(f"/api/fraud/checks/{check_id}").json()
     assert answer["check_id"] == check_id and answer["decision"] == "allow"
     assert api.get("/api/fraud/checks/fc_missing").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/api/fraud/checks/fc_missing", "/api/fraud/checks/fc_missing/review"])
+def test_an_unknown_check_is_not_found_like_any_other_row(api, path):
+    response = api.get(path) if path.endswith("missing") else api.post(path, {"action": "open"}, format="json")
+    assert response.status_code == 404
+    assert response.json() == {"ok": False, "error": "not_found", "message": "No fraud check has this id."}
 
 
 def test_the_answer_has_exactly_the_documented_shape(api):

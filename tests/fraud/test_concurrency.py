@@ -7,8 +7,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from echopilot.exceptions import Conflict
 from fraud.models import FraudCheck, FraudReview
-from fraud.services import fraud_check_create, fraud_review_close
+from fraud.selectors import fraud_check_get
+from fraud.services import fraud_check_create, fraud_review_act
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,9 +78,15 @@ def test_two_reviewers_closing_at_once_close_a_review_once():
     review = FraudReview.objects.get(fraud_check=check)
 
     def work(index):
-        return fraud_review_close(review=review, approve=index % 2 == 0, resolution="other", closed_by=f"user:r{index}")
+        action = "approve" if index % 2 == 0 else "reject"
+        try:
+            mine = fraud_check_get(check_id=check.check_id)  # each reviewer's own request
+            fraud_review_act(check=mine, action=action, resolution="other", by=f"user:r{index}")
+        except Conflict as refused:
+            return refused.code
+        return "closed"
 
     outcomes = run_at_once(8, work)
-    assert outcomes.count(True) == 1 and outcomes.count(False) == 7
+    assert outcomes.count("closed") == 1 and outcomes.count("review_closed") == 7, outcomes
     review.refresh_from_db()
     assert review.state in ("approved", "rejected") and review.closed_by.startswith("user:r")

@@ -7,9 +7,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from echopilot.exceptions import Conflict, Invalid
 from fraud.models import FraudCheck, FraudReview
 from fraud.serializers import check_to_dict
-from fraud.services import fraud_check_create
+from fraud.services import REJECTION_NEEDS_A_REASON, fraud_check_create, fraud_review_act
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def test_an_operator_approves_a_review_through_the_api(api, review_check):
     review = response.json()["review"]
     assert response.status_code == 200
     assert review["state"] == "approved" and review["note"] == "called them"
-    assert review["closed_by"] == "dashboard_key:1" and review["closed_at"]
+    assert review["closed_by"] == "key:DASHBOARD_KEY#1" and review["closed_at"]
 
 
 def test_a_rejection_needs_a_reason(api, review_check):
@@ -191,3 +192,104 @@ def test_the_check_list_does_not_count_the_whole_table(admin_client):
     counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"]]
     assert counts and all("WHERE" in sql for sql in counts)
     assert not any("payments_payment" in q["sql"] for q in queries.captured_queries)  # no payment column, no join
+
+
+# --- fraud_review_act: the one service behind the API's and the admin's decisions ---
+
+
+def _act(check, action, **kwargs):
+    return fraud_review_act(check=check, action=action, by="user:ann", **kwargs)
+
+
+def test_the_service_opens_a_manual_review_on_a_check_without_one():
+    check = fraud_check_create(email="small@example.com", amount=Decimal("5.00"))
+    review = _act(check, "open")
+    assert (review.state, review.opened_reason, review.opened_by) == ("open", "manual", "user:ann")
+    assert check.review == review == FraudReview.objects.get()
+
+
+def test_the_service_refuses_to_open_a_second_review(review_check):
+    with pytest.raises(Conflict) as refused:
+        _act(review_check, "open")
+    assert (refused.value.code, refused.value.message) == ("review_exists", "This check already has a review.")
+
+
+@pytest.mark.parametrize("action, resolution, state", [("approve", "", "approved"), ("reject", "fraud", "rejected")])
+def test_the_service_closes_an_open_review(review_check, action, resolution, state):
+    review = _act(review_check, action, resolution=resolution, note="n")
+    stored = FraudReview.objects.get()
+    assert (stored.state, stored.resolution, stored.note, stored.closed_by) == (state, resolution, "n", "user:ann")
+    assert (review.state, review.closed_by) == (state, "user:ann")  # brought up to date in memory
+
+
+def test_the_service_closes_a_review_only_once(review_check):
+    _act(review_check, "approve")
+    with pytest.raises(Conflict) as refused:
+        _act(FraudCheck.objects.get(pk=review_check.pk), "reject", resolution="fraud")
+    assert refused.value.code == "review_closed"
+    assert FraudReview.objects.get().state == "approved"
+
+
+def test_the_service_has_no_review_to_close_on_a_check_without_one():
+    check = fraud_check_create(email="small@example.com", amount=Decimal("5.00"))
+    with pytest.raises(Conflict) as refused:
+        _act(check, "approve")
+    assert refused.value.code == "no_review"
+
+
+def test_the_service_will_not_reject_without_a_reason(review_check):
+    with pytest.raises(Invalid) as refused:
+        _act(review_check, "reject")
+    assert refused.value.message == REJECTION_NEEDS_A_REASON
+    assert refused.value.fields == {"resolution": [REJECTION_NEEDS_A_REASON]}
+    assert FraudReview.objects.get().state == "open"
+
+
+@pytest.mark.parametrize("action, resolution, field", [("close", "", "action"), ("approve", "whim", "resolution")])
+def test_the_service_refuses_an_unknown_action_or_resolution(review_check, action, resolution, field):
+    with pytest.raises(Invalid) as refused:
+        _act(review_check, action, resolution=resolution)
+    assert list(refused.value.fields) == [field]
+    assert FraudReview.objects.get().state == "open"
+
+
+def test_the_api_answers_the_services_refusal(api, review_check):
+    response = api.post(f"/api/fraud/checks/{review_check.check_id}/review", {"action": "reject"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "ok": False,
+        "error": "validation_error",
+        "message": REJECTION_NEEDS_A_REASON,
+        "fields": {"resolution": [REJECTION_NEEDS_A_REASON]},
+    }
+
+
+def test_the_admin_shows_the_services_refusal(admin_client, review_check):
+    response = admin_client.post(
+        "/admin/fraud/fraudreview/", {"action": "reject", "_selected_action": [review_check.review.pk]}, follow=True
+    )
+    assert REJECTION_NEEDS_A_REASON in response.content.decode()
+    assert FraudReview.objects.get().state == "open"
+
+
+def test_the_admin_counts_reviews_closed_by_someone_else(admin_client, review_check):
+    other = fraud_check_create(email="big2@example.com", amount=Decimal("6000.00"))
+    _act(other, "approve")  # after this reviewer's page was drawn
+    response = admin_client.post(
+        "/admin/fraud/fraudreview/?state=all",
+        {"action": "reject", "_selected_action": [review_check.review.pk, other.review.pk], "resolution": "fraud"},
+        follow=True,
+    )
+    assert "Closed 1 review(s); 1 were already closed." in response.content.decode()
+    assert FraudReview.objects.get(pk=other.review.pk).state == "approved"
+
+
+def test_the_admin_opens_manual_reviews_through_the_service(admin_client, review_check):
+    check = fraud_check_create(email="small@example.com", amount=Decimal("5.00"))
+    response = admin_client.post(
+        "/admin/fraud/fraudcheck/",
+        {"action": "open_review", "_selected_action": [check.pk, review_check.pk]},
+        follow=True,
+    )
+    assert "Opened 1 review(s)." in response.content.decode()
+    assert FraudReview.objects.get(fraud_check=check).opened_by == "user:admin"

@@ -24,7 +24,7 @@ def test_without_smtp_it_answers_the_dry_run_and_records_it(api, django_capture_
         "message": "SMTP not configured - email not sent",
     }
     assert email.public_id.startswith("em_")
-    assert email.created_by == "dashboard_key:1"
+    assert email.created_by == "key:DASHBOARD_KEY#1"
     assert len(callbacks) == 1  # the audit line; no delivery is enqueued
     [line] = read_audit("emails")
     assert line["event"] == "dry_run"

@@ -153,3 +153,50 @@ def test_an_id_with_a_nul_is_not_found_rather_than_a_database_error(api, path):
 @pytest.mark.urls("echopilot.urls")
 def test_a_portal_receipt_with_a_nul_is_not_found(client):
     assert client.get("/portal/receipts/pi%00/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "kind, status, body, retry_after",
+    [
+        ("base", 400, {"error": "bad_request", "message": "The request could not be processed."}, None),
+        ("invalid", 400, {"error": "needs_a_reason", "message": "Say why.", "fields": {"reason": ["Required."]}}, None),
+        ("unsupported", 415, {"error": "unsupported_media_type", "message": "Send JSON."}, None),
+        ("not_found", 404, {"error": "not_found", "message": "No thing has this id."}, None),
+        ("conflict", 409, {"error": "already_done", "message": "Already done."}, None),
+        ("rate_limited", 429, {"error": "rate_limited", "message": "Slow down."}, "30"),
+        (
+            "unavailable",
+            503,
+            {"error": "service_unavailable", "message": "A backing service is unavailable; try again shortly."},
+            "5",
+        ),
+        ("unavailable_no_wait", 503, {"error": "service_unavailable", "message": "Full for now."}, None),
+        ("failed", 500, {"error": "processing_failed", "message": "It broke; send it again."}, None),
+    ],
+)
+def test_each_kind_of_application_error_has_its_status_and_the_one_shape(api, kind, status, body, retry_after):
+    response = api.get(f"/api/test/application-error/{kind}")
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"ok": False, **body}
+    assert response.get("Retry-After") == retry_after
+
+
+def test_an_application_error_knows_nothing_of_http():
+    from echopilot import exceptions
+
+    error = exceptions.RateLimited("Slow down.", retry_after=30)
+    assert (error.code, error.message, error.fields, error.retry_after) == ("rate_limited", "Slow down.", None, 30)
+    assert str(error) == "Slow down."
+    assert not any(hasattr(error, name) for name in ("status_code", "headers", "detail"))
+
+
+def test_get_or_not_found_is_the_row_or_not_found():
+    from echopilot.exceptions import NotFound, get_or_not_found
+    from echopilot.models import ApiKey
+
+    key = ApiKey.objects.create(name="ci", prefix="ep_x", key_hash="h" * 64)
+    assert get_or_not_found(ApiKey.objects, message="No key.", name="ci") == key
+    with pytest.raises(NotFound) as missing:
+        get_or_not_found(ApiKey.objects.filter(revoked_at__isnull=False), message="No key.", name="ci")
+    assert (missing.value.code, missing.value.message) == ("not_found", "No key.")

@@ -153,3 +153,37 @@ def test_the_check_sees_every_way_to_import_the_configuration():
     sources = ["import echopilot.settings", "from echopilot.urls import urlpatterns", "from echopilot import wsgi"]
     for source in sources:
         assert modules_imported(ast.parse(source)) & CONFIGURATION_MODULES, source
+
+
+# Modules that hold business rules: they raise echopilot.exceptions' errors and never speak HTTP.
+RULE_MODULES = ("services.py", "selectors.py", "rules.py")
+HTTP_MODULES = ("rest_framework", "echopilot.errors")
+
+
+def http_imports(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return {name for name in names if name.startswith(HTTP_MODULES)}
+
+
+def test_no_service_selector_or_rules_module_imports_drf():
+    found = [
+        f"{path.relative_to(BASE)} imports {', '.join(sorted(names))}"
+        for app in LAYER
+        for path in sorted((BASE / app).rglob("*.py"))
+        if path.name in RULE_MODULES or path == BASE / "echopilot" / "exceptions.py"
+        for names in [http_imports(path.read_text())]
+        if names
+    ]
+    assert found == []
+
+
+def test_the_drf_check_sees_every_form_of_import():
+    assert http_imports("from rest_framework import status\n") == {"rest_framework"}
+    assert http_imports("def f():\n    import rest_framework.exceptions\n") == {"rest_framework.exceptions"}
+    assert http_imports("from echopilot.errors import ApiError\n") == {"echopilot.errors"}
+    assert http_imports("from echopilot.exceptions import NotFound\n") == set()

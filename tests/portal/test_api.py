@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from echopilot.errors import ApiError
+from echopilot.exceptions import RateLimited
 from portal.models import PortalLink, PortalRevocation
 from portal.services import portal_link_request
 from tests.portal.conftest import CUSTOMER, path_of
@@ -28,11 +28,15 @@ def test_it_issues_a_link_that_opens_the_portal(api, client, settings, read_audi
     assert body["full_url"] == "https://pay.example.com" + body["url"]
     assert body["expires_at"].endswith("Z")
     link = PortalLink.objects.get()
-    assert (link.public_id, link.created_by) == (body["link_id"], "dashboard_key:1")
+    assert (link.public_id, link.created_by) == (body["link_id"], "key:DASHBOARD_KEY#1")
     expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     assert abs(expires - (timezone.now() + timedelta(hours=24))) < timedelta(seconds=5)
     [event] = read_audit("portal_links")
-    assert (event["event"], event["link"], event["created_by"]) == ("link_created", link.public_id, "dashboard_key:1")
+    assert (event["event"], event["link"], event["created_by"]) == (
+        "link_created",
+        link.public_id,
+        "key:DASHBOARD_KEY#1",
+    )
     assert "sig" not in str(event) and body["url"].rsplit("sig=", 1)[1] not in str(event)
     assert client.get(path_of(body["url"])).status_code == 302
 
@@ -87,9 +91,9 @@ def test_the_limit_is_per_clock_hour():
     now = datetime(2026, 3, 4, 10, 59, 30, tzinfo=UTC)
     for _ in range(10):
         portal_link_request(email=CUSTOMER, created_by="test", now=now)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(RateLimited) as refused:
         portal_link_request(email=CUSTOMER, created_by="test", now=now)
-    assert refused.value.status_code == 429 and refused.value.headers == {"Retry-After": "30"}
+    assert refused.value.retry_after == 30
     portal_link_request(email=CUSTOMER, created_by="test", now=now + timedelta(seconds=30))
 
 
@@ -124,7 +128,7 @@ def test_it_revokes_every_link_of_an_email(api, issue, read_audit, django_captur
         "email_revoked",
         CUSTOMER,
         2,
-        "dashboard_key:1",
+        "key:DASHBOARD_KEY#1",
     )
 
 

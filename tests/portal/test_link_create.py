@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from echopilot.errors import ServiceUnavailable
+from echopilot.exceptions import Unavailable
 from portal.links import link_sign, signature_hash
 from portal.models import PortalLink
 from portal.services import portal_link_create
@@ -60,7 +60,7 @@ def test_only_when_every_second_of_the_lifetime_is_taken_is_it_refused():
     now = int(NOW.timestamp())
     fill(email=CUSTOMER, first=now + 2, last=now + 3600)
     portal_link_create(email=CUSTOMER, created_by="test", expiry_hours=1, now=NOW)  # the last free second
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(Unavailable):
         portal_link_create(email=CUSTOMER, created_by="test", expiry_hours=1, now=NOW)
     assert PortalLink.objects.count() == 3600
 

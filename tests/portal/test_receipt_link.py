@@ -31,7 +31,7 @@ def test_a_receipt_links_to_the_portal_of_its_customer(client, smtp_server):
     [text_url], [html_url] = delivered_links(smtp_server.messages[0]["message"])
     assert html_url == text_url.replace("&", "&amp;")  # the same link, escaped in the HTML
     link = PortalLink.objects.get()
-    assert (link.email, link.created_by) == (CUSTOMER, f"system:receipt:{receipt.public_id}")
+    assert (link.email, link.created_by) == (CUSTOMER, f"task:email_deliver:{receipt.public_id}")
     assert client.get(path_of(text_url)).status_code == 302
     assert "pi_1" in client.get("/portal/").content.decode()
     receipt.refresh_from_db()

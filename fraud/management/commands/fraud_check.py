@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
+from echopilot.actors import actor_command
 from echopilot.errors import validation_error_body
 from fraud.rules import Facts, RuleConfig, decide
 from fraud.serializers import CheckInput
@@ -65,5 +66,5 @@ class Command(BaseCommand):
         )
         if not data.is_valid():
             raise CommandError(json.dumps(validation_error_body(data.errors)))
-        check = fraud_check_create(**data.validated_data, created_by="cli")
+        check = fraud_check_create(**data.validated_data, created_by=actor_command("fraud_check"))
         self.stdout.write(f"{check.email}: {check.decision} - {check.reason} ({check.check_id})")

@@ -30,6 +30,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from echopilot.actors import actor_command
 from echopilot.audit import audit_events
 from echopilot.money import amount_from_minor, currency_exponent
 from echopilot.progress import progress
@@ -59,7 +60,7 @@ BURST_RATE = 0.001  # per purchase: a card-testing burst starts instead
 LARGE_ORDER_RATE = 0.002  # per purchase: an order above the review amount
 REVIEW_BACKLOG = timedelta(days=2)  # reviews younger than this are still open
 REVIEW_CLOSED_SHARE = 0.9  # of the older ones
-SEEDED_BY = "seed_demo"
+SEEDED_BY = actor_command("seed_demo")
 MAX_PAYMENTS = 10_000_000  # one customer per 20 payments is held in memory
 MAX_DAYS = 3650
 
@@ -358,7 +359,7 @@ def _review(rng: random.Random, *, check: FraudCheck, now: datetime) -> FraudRev
         review.state = FraudReview.State.APPROVED if approve else FraudReview.State.REJECTED
         review.resolution = "" if approve else rng.choice(FraudReview.Resolution.values)
         review.note = "Demo: customer history looks normal." if approve else "Demo: refunded after review."
-        review.closed_by = "demo-reviewer"
+        review.closed_by = SEEDED_BY
         review.closed_at = at + timedelta(seconds=rng.uniform(600, 36 * 3600))
     return review
 

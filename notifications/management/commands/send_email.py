@@ -2,6 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from echopilot.actors import actor_command
 from echopilot.errors import validation_error_body
 from notifications.serializers import EmailSendResultSerializer, EmailSendSerializer
 from notifications.services import email_send
@@ -20,5 +21,5 @@ class Command(BaseCommand):
         data = EmailSendSerializer(data={"to": to, "subject": subject, "body": body, "html": html})
         if not data.is_valid():
             raise CommandError(json.dumps(validation_error_body(data.errors)))
-        email, _ = email_send(**data.validated_data, created_by="command:send_email")
+        email, _ = email_send(**data.validated_data, created_by=actor_command("send_email"))
         self.stdout.write(json.dumps(EmailSendResultSerializer(email).data))

@@ -3,6 +3,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from echopilot.actors import actor_command
 from echopilot.errors import validation_error_body
 from portal.links import DEFAULT_EXPIRY_HOURS
 from portal.serializers import LinkInput
@@ -25,5 +26,5 @@ class Command(BaseCommand):
         data = LinkInput(data={"email": email, "expiry_hours": hours})
         if not data.is_valid():
             raise CommandError(json.dumps(validation_error_body(data.errors)))
-        _, path = portal_link_create(**data.validated_data, created_by="command:portal_link")
+        _, path = portal_link_create(**data.validated_data, created_by=actor_command("portal_link"))
         self.stdout.write(settings.PUBLIC_BASE_URL + path)
