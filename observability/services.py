@@ -258,7 +258,8 @@ def alerts_evaluate(*, now: datetime | None = None) -> Evaluation:
                         notified=kind is not None,
                     )
             if notes:
-                notify(Kind.ALERT, *_message(notes))
+                subject, text = _message(notes)
+                notify(kind=Kind.ALERT, subject=subject, text=text)
             write_latest(
                 "production_alerts",
                 {
