@@ -55,7 +55,7 @@ def seed_method(base: str) -> float:
 
 
 def time_evaluation(runs: int) -> dict:
-    from observability.services import alerts_evaluate
+    from observability.alerts import alerts_evaluate
 
     alerts_evaluate()  # warm-up
     samples = []

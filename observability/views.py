@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from echopilot.errors import error_body
 from echopilot.keys import principal_for_key
-from observability import dashboard, selectors, services
+from observability import dashboard, selectors, snapshots
 from observability.metrics import metrics_registry
 from observability.models import Alert
 from observability.serializers import (
@@ -38,7 +38,7 @@ class SnapshotView(APIView):
         query.is_valid(raise_exception=True)
         snapshot = None if query.validated_data["fresh"] else selectors.snapshot_latest()
         if snapshot is None:
-            snapshot = services.snapshot_take(blocking_cpu=False)
+            snapshot = snapshots.snapshot_take(blocking_cpu=False)
         age = max(0, int((timezone.now() - snapshot.taken_at).total_seconds()))
         return Response(
             {

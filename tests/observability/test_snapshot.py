@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from echopilot.models import Heartbeat
-from observability import services, system
+from observability import snapshots, system
 from observability.models import Snapshot
 from tests.observability.conftest import NOW
 
@@ -44,7 +44,7 @@ def no_blocking_cpu(monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_a_snapshot_has_the_seed_fields_with_their_types_and_probes_the_api(settings, live_server, log_dir):
     settings.PUBLIC_BASE_URL = live_server.url
-    data = services.snapshot_take(blocking_cpu=False, now=NOW).data
+    data = snapshots.snapshot_take(blocking_cpu=False, now=NOW).data
     assert data["ts"] == int(NOW.timestamp()) and data["ts_iso"] == "2026-03-10T12:00:00.000Z"
     for (block, name), types in SEED_FIELDS.items():
         assert isinstance(data[block][name], types), f"{block}.{name} = {data[block][name]!r}"
@@ -67,7 +67,7 @@ def test_a_fresh_install_is_warming_up_not_critical(settings, live_server, log_d
     now = timezone.now()  # this test database was migrated moments ago: a fresh install
     for minute in range(3):
         Heartbeat.objects.create(node="n", pid=1, created_at=now - timedelta(seconds=20 + 60 * minute))
-    data = services.snapshot_take(blocking_cpu=False, now=now).data
+    data = snapshots.snapshot_take(blocking_cpu=False, now=now).data
     assert data["health"]["governance_status"] == "warming_up"
     assert data["health"]["overall"] != "critical"
     assert not any(warning.startswith("governance") for warning in data["health"]["ops_warnings"])
@@ -81,7 +81,7 @@ def test_a_fresh_install_is_warming_up_not_critical(settings, live_server, log_d
 
 @pytest.mark.django_db
 def test_an_unreachable_api_makes_the_snapshot_critical(probe_down):
-    data = services.snapshot_take(blocking_cpu=False, now=NOW).data
+    data = snapshots.snapshot_take(blocking_cpu=False, now=NOW).data
     assert data["api"]["healthy"] is False and data["api"]["status"] is None
     assert "api probe failed" in data["health"]["ops_warnings"]
     assert data["health"]["overall"] == "critical"
@@ -112,7 +112,7 @@ def test_the_plain_get_reads_the_stored_snapshot(api, monkeypatch):
     def refuse(**kwargs):
         raise AssertionError("the plain GET must not measure anything")
 
-    monkeypatch.setattr(services, "snapshot_take", refuse)
+    monkeypatch.setattr(snapshots, "snapshot_take", refuse)
     body = api.get("/api/observability/snapshot").json()
     assert body["snapshot"] == stored.data
     assert 1790 <= body["age_sec"] <= 1810 and body["stale"] is False
