@@ -15,6 +15,9 @@
   queue cannot carry the news of its own stall.
 - The pid file (``SERVE_RUN_DIR/serve.json``) names this run's processes, so the
   next ``serve`` refuses to start while any of them is alive.
+- Once the children are started, the first snapshot is taken (``--web-nodes`` above 0),
+  so the snapshot API answers a stored, measured snapshot from the first minute on, not
+  only after the hourly task: once per ``serve``, however many gunicorn workers it runs.
 - A web node that exits stops the service (a port it cannot bind will not come
   back by itself); the process manager above ``serve`` restarts it.
 """
@@ -54,6 +57,7 @@ logger = logging.getLogger(__name__)
 # The stall alert belongs with the other alerts, in observability, above this app; it is named by
 # dotted path, as the schedule registry names its tasks, so the platform never imports it.
 STALL_ALERT = "observability.stall.task_queue_alert"
+START_SNAPSHOT = "observability.snapshots.snapshot_take_at_start"  # the same for the first snapshot
 RESTART_MAX_DELAY = 60  # seconds; the delay doubles from 1 s with every restart that brings no progress
 LOOP_SECONDS = 0.5
 KILL_WAIT_SECONDS = 10  # after SIGKILL, for the kernel to take the processes away
@@ -301,13 +305,14 @@ def cluster_statuses() -> dict[int, str]:
 
 
 class Supervisor:
-    def __init__(self, children: list[Child], *, say: Callable[[str], None]):
+    def __init__(self, children: list[Child], *, say: Callable[[str], None], snapshot_at_start: bool = False):
         self.children = children
         self.say = say
+        self.snapshot_at_start = snapshot_at_start
         self.stopping = False
         self.next_check = 0.0
         self.check_interval = min(5.0, max(0.5, settings.TASKS_STALL_SECONDS / 5))
-        self.alerts: list[threading.Thread] = []
+        self.threads: list[threading.Thread] = []  # alerts being delivered, the start-up snapshot
         self.state_unreadable = False  # the last watchdog pass could not read the database (said once)
 
     def request_stop(self, signum, frame) -> None:
@@ -323,6 +328,8 @@ class Supervisor:
         try:
             for child in self.children:
                 self.start(child)
+            if self.snapshot_at_start:
+                self.in_background(START_SNAPSHOT, name="start-snapshot")
             while not self.stopping:
                 exit_code = self.tick()
                 if exit_code:
@@ -331,7 +338,7 @@ class Supervisor:
         finally:
             stop_children(self.children, graceful=True, say=self.say)
             deadline = time.monotonic() + settings.SERVE_STOP_SECONDS
-            for thread in self.alerts:  # an alert being delivered may finish, within the same bound
+            for thread in self.threads:  # an alert being delivered may finish, within the same bound
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
             self.cleanup()
         return exit_code
@@ -446,19 +453,23 @@ class Supervisor:
 
     def alert(self, **details) -> None:
         """Send the stall alert in a thread: delivery talks to SMTP and Telegram and must not hold up the watchdog."""
+        self.in_background(STALL_ALERT, name="task-queue-alert", **details)
 
-        def send():
+    def in_background(self, path: str, *, name: str, **kwargs) -> None:
+        """Call the function at dotted ``path`` in a thread of its own; a failure is logged, nothing else."""
+
+        def call():
             try:
-                import_string(STALL_ALERT)(**details)
+                import_string(path)(**kwargs)
             except Exception:
-                logger.exception("task queue alert (%s) failed", details.get("event"))
+                logger.exception("%s (%s) failed", name, kwargs.get("event", path))
             finally:
                 connections.close_all()
 
-        self.alerts = [thread for thread in self.alerts if thread.is_alive()]
-        thread = threading.Thread(target=send, name="task-queue-alert", daemon=True)
+        self.threads = [thread for thread in self.threads if thread.is_alive()]
+        thread = threading.Thread(target=call, name=name, daemon=True)
         thread.start()
-        self.alerts.append(thread)
+        self.threads.append(thread)
 
     # -- the pid file --
 

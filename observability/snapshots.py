@@ -1,4 +1,10 @@
-"""Snapshots: the machine, the API, the scheduler and the business measured at one moment, stored and audited."""
+"""Snapshots: the machine, the API, the scheduler and the business measured at one moment.
+
+Taken and stored by the hourly task and the command (CPU over one real second), by
+``POST /api/observability/snapshot`` and once when ``manage.py serve`` starts (CPU since
+the previous reading in the process, primed at its start). ``snapshot_measure`` alone
+stores nothing: the GET answers with it while no snapshot is stored yet.
+"""
 
 import os
 from datetime import datetime
@@ -11,6 +17,8 @@ from echopilot.health import check_cache
 from observability import rules, selectors, system
 from observability.models import Alert, Snapshot
 
+START_WAIT_SECONDS = 60  # how long the start-up snapshot waits for the API to be ready before it says it is not
+
 
 def _thresholds() -> rules.Thresholds:
     return rules.Thresholds(
@@ -21,19 +29,17 @@ def _thresholds() -> rules.Thresholds:
     )
 
 
-def snapshot_take(*, blocking_cpu: bool, now: datetime | None = None) -> Snapshot:
-    """Measure everything, store a ``Snapshot`` and write it to the audit log.
+def snapshot_measure(*, blocking_cpu: bool, now: datetime | None = None) -> Snapshot:
+    """Measure everything; the ``Snapshot`` is returned unsaved and nothing is written anywhere.
 
-    ``blocking_cpu`` (tasks, the command): CPU sampled over one real second.
-    Otherwise (requests): from the previous sample in the shared cache, or null.
-    With the cache unreachable the snapshot is taken without it and warns.
+    ``blocking_cpu`` (tasks, the command): CPU sampled over one real second. Otherwise
+    (requests, the start of ``serve``): since the process's previous reading, waiting a
+    quarter of a second at most. With the cache unreachable the snapshot is taken
+    without it and warns.
     """
     now = now or timezone.now()
     cache_problem = check_cache()
-    if blocking_cpu:
-        cpu = system.cpu_percent_blocking()
-    else:
-        cpu = None if cache_problem else system.cpu_percent_from_samples(now=now)
+    cpu = system.cpu_percent_blocking() if blocking_cpu else system.cpu_percent_since_previous()
     api = system.api_probe()
     scheduler = selectors.scheduler_state(now=now)
     firing = selectors.firing_alerts()
@@ -42,7 +48,7 @@ def snapshot_take(*, blocking_cpu: bool, now: datetime | None = None) -> Snapsho
     weekly = {} if cache_problem else selectors.audit_week_latest() or {}
     sys_block = {
         "cpu_percent": cpu,
-        "cpu_sampled": cpu is not None,
+        "cpu_sampled": True,  # since CPU figures are never missing; kept for the clients that read it
         "load_avg": [round(value, 2) for value in os.getloadavg()],
         **system.memory(),
         **system.disks(),
@@ -82,7 +88,25 @@ def snapshot_take(*, blocking_cpu: bool, now: datetime | None = None) -> Snapsho
             ),
         },
     }
-    snapshot = Snapshot.objects.create(taken_at=now, data=data)
+    return Snapshot(taken_at=now, data=data)
+
+
+def snapshot_take(*, blocking_cpu: bool, now: datetime | None = None) -> Snapshot:
+    """Measure everything, store the ``Snapshot`` and write it to the audit log (``snapshot_measure`` for the CPU)."""
+    snapshot = snapshot_measure(blocking_cpu=blocking_cpu, now=now)
+    snapshot.save()
+    data = snapshot.data
     audit_event("observability", "snapshot", **{key: value for key, value in data.items() if key != "ts"})
     write_latest("observability", data)
     return snapshot
+
+
+def snapshot_take_at_start(*, wait_seconds: float = START_WAIT_SECONDS) -> Snapshot:
+    """The first snapshot of a start: ``manage.py serve`` calls it once, after starting its web nodes.
+
+    It waits until the API probe finds the API ready (or ``wait_seconds`` passed: then the
+    snapshot says so), so the probe measures the service as started rather than still
+    starting. The CPU figure covers the time since this process started.
+    """
+    system.api_ready_wait(timeout=wait_seconds)
+    return snapshot_take(blocking_cpu=False)
