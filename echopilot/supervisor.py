@@ -304,6 +304,22 @@ def cluster_statuses() -> dict[int, str]:
 # --- The supervisor ------------------------------------------------------------------------------
 
 
+def in_background(path: str, *, name: str, **kwargs) -> threading.Thread:
+    """Call the function at dotted ``path`` in a daemon thread of its own; a failure is logged, nothing else."""
+
+    def call():
+        try:
+            import_string(path)(**kwargs)
+        except Exception:
+            logger.exception("%s (%s) failed", name, kwargs.get("event", path))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=call, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 class Supervisor:
     def __init__(self, children: list[Child], *, say: Callable[[str], None], snapshot_at_start: bool = False):
         self.children = children
@@ -312,7 +328,7 @@ class Supervisor:
         self.stopping = False
         self.next_check = 0.0
         self.check_interval = min(5.0, max(0.5, settings.TASKS_STALL_SECONDS / 5))
-        self.threads: list[threading.Thread] = []  # alerts being delivered, the start-up snapshot
+        self.alerts: list[threading.Thread] = []
         self.state_unreadable = False  # the last watchdog pass could not read the database (said once)
 
     def request_stop(self, signum, frame) -> None:
@@ -328,8 +344,8 @@ class Supervisor:
         try:
             for child in self.children:
                 self.start(child)
-            if self.snapshot_at_start:
-                self.in_background(START_SNAPSHOT, name="start-snapshot")
+            if self.snapshot_at_start:  # not waited for at stop: it may still be waiting for the API to be ready
+                in_background(START_SNAPSHOT, name="start-snapshot")
             while not self.stopping:
                 exit_code = self.tick()
                 if exit_code:
@@ -338,7 +354,7 @@ class Supervisor:
         finally:
             stop_children(self.children, graceful=True, say=self.say)
             deadline = time.monotonic() + settings.SERVE_STOP_SECONDS
-            for thread in self.threads:  # an alert being delivered may finish, within the same bound
+            for thread in self.alerts:  # an alert being delivered may finish, within the same bound
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
             self.cleanup()
         return exit_code
@@ -453,23 +469,8 @@ class Supervisor:
 
     def alert(self, **details) -> None:
         """Send the stall alert in a thread: delivery talks to SMTP and Telegram and must not hold up the watchdog."""
-        self.in_background(STALL_ALERT, name="task-queue-alert", **details)
-
-    def in_background(self, path: str, *, name: str, **kwargs) -> None:
-        """Call the function at dotted ``path`` in a thread of its own; a failure is logged, nothing else."""
-
-        def call():
-            try:
-                import_string(path)(**kwargs)
-            except Exception:
-                logger.exception("%s (%s) failed", name, kwargs.get("event", path))
-            finally:
-                connections.close_all()
-
-        self.threads = [thread for thread in self.threads if thread.is_alive()]
-        thread = threading.Thread(target=call, name=name, daemon=True)
-        thread.start()
-        self.threads.append(thread)
+        self.alerts = [thread for thread in self.alerts if thread.is_alive()]
+        self.alerts.append(in_background(STALL_ALERT, name="task-queue-alert", **details))
 
     # -- the pid file --
 
