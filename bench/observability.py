@@ -37,9 +37,10 @@ from bench.common import (  # noqa: E402
 )
 
 
-def get(url: str, headers: dict | None = None) -> float:
+def get(url: str, headers: dict | None = None, method: str = "GET") -> float:
     started = time.perf_counter()
-    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as response:
+    request = urllib.request.Request(url, headers=headers or {}, method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
     return time.perf_counter() - started
 
@@ -55,7 +56,7 @@ def original_method(base: str) -> float:
 
 
 def time_evaluation(runs: int) -> dict:
-    from observability.services import alerts_evaluate
+    from observability.alerts import alerts_evaluate
 
     alerts_evaluate()  # warm-up
     samples = []
@@ -96,7 +97,7 @@ def main() -> None:
     server = start_gunicorn(env, port, 2)
     try:
         headers = {"X-Dash-Key": "bench-key"}
-        get(base + "/api/observability/snapshot", headers)  # none stored yet: takes the first one
+        get(base + "/api/observability/snapshot", headers, "POST")  # none stored yet: take one (a GET never does)
         snapshot = [get(base + "/api/observability/snapshot", headers) for _ in range(args.requests)]
         original = [original_method(base) for _ in range(args.original_samples)]
     finally:

@@ -15,6 +15,9 @@
   queue cannot carry the news of its own stall.
 - The pid file (``SERVE_RUN_DIR/serve.json``) names this run's processes, so the
   next ``serve`` refuses to start while any of them is alive.
+- Once the children are started, the first snapshot is taken (``--web-nodes`` above 0),
+  so the snapshot API answers a stored, measured snapshot from the first minute on, not
+  only after the hourly task: once per ``serve``, however many gunicorn workers it runs.
 - A web node that exits stops the service (a port it cannot bind will not come
   back by itself); the process manager above ``serve`` restarts it.
 """
@@ -36,11 +39,12 @@ from pathlib import Path
 import psutil
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django.dispatch import Signal
 from django_q.conf import Conf
 from django_q.status import Stat
 
 from echopilot.models import TaskQueueEvent
-from echopilot.signals import task_queue_stall_changed
+from echopilot.signals import service_started, task_queue_stall_changed
 from echopilot.taskqueue import (
     PROGRESS_FILE_ENV,
     Stall,
@@ -297,10 +301,28 @@ def cluster_statuses() -> dict[int, str]:
 # --- The supervisor ------------------------------------------------------------------------------
 
 
+def in_background(signal: Signal, *, name: str, **kwargs) -> threading.Thread:
+    """Send ``signal`` from a daemon thread of its own (the receivers may talk to SMTP, Telegram or the API);
+    a failing receiver is logged, nothing else."""
+
+    def send():
+        try:
+            signal.send(sender=Supervisor, **kwargs)
+        except Exception:
+            logger.exception("%s (%s) failed", name, kwargs.get("event", "signal"))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=send, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 class Supervisor:
-    def __init__(self, children: list[Child], *, say: Callable[[str], None]):
+    def __init__(self, children: list[Child], *, say: Callable[[str], None], snapshot_at_start: bool = False):
         self.children = children
         self.say = say
+        self.snapshot_at_start = snapshot_at_start
         self.stopping = False
         self.next_check = 0.0
         self.check_interval = min(5.0, max(0.5, settings.TASKS_STALL_SECONDS / 5))
@@ -320,6 +342,8 @@ class Supervisor:
         try:
             for child in self.children:
                 self.start(child)
+            if self.snapshot_at_start:  # not waited for at stop: it may still be waiting for the API to be ready
+                in_background(service_started, name="start-snapshot")
             while not self.stopping:
                 exit_code = self.tick()
                 if exit_code:
@@ -446,19 +470,8 @@ class Supervisor:
 
         Observability's receiver delivers the alert over SMTP and Telegram, which must not hold up the watchdog.
         """
-
-        def send():
-            try:
-                task_queue_stall_changed.send(sender=Supervisor, **details)
-            except Exception:
-                logger.exception("task queue alert (%s) failed", details.get("event"))
-            finally:
-                connections.close_all()
-
         self.alerts = [thread for thread in self.alerts if thread.is_alive()]
-        thread = threading.Thread(target=send, name="task-queue-alert", daemon=True)
-        thread.start()
-        self.alerts.append(thread)
+        self.alerts.append(in_background(task_queue_stall_changed, name="task-queue-alert", **details))
 
     # -- the pid file --
 

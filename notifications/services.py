@@ -232,7 +232,7 @@ class Notified:
     telegram: list[TelegramMessage]
 
 
-def notify(kind: str, subject: str, text: str) -> Notified:
+def notify(*, kind: str, subject: str, text: str) -> Notified:
     """Send an alert or report to every configured channel: ``ALERT_EMAIL_TO`` and the Telegram chat.
 
     ``kind`` is one of ``Kind`` (alert, report, ...); an unknown one is a ``ValueError``.

@@ -7,11 +7,18 @@ class ObservabilityConfig(AppConfig):
     verbose_name = "Observability"
 
     def ready(self):
-        from echopilot.signals import task_queue_stall_changed
+        from echopilot.signals import service_started, task_queue_stall_changed
         from observability.roles import roles_sync_after_migrate
+        from observability.snapshots import snapshot_take_at_start_receive
         from observability.stall import task_queue_alert_receive
+        from observability.system import cpu_sampler_prime
+
+        # At process start, so the first non-blocking CPU reading of any process covers a real interval.
+        cpu_sampler_prime()
 
         # The two ready groups of the admin (observability/roles.py), after every migrate.
         post_migrate.connect(roles_sync_after_migrate, sender=self, dispatch_uid="observability.roles_sync")
         # The watchdog of `serve` (the platform) announces a stalled or recovered task queue; the alert is ours.
         task_queue_stall_changed.connect(task_queue_alert_receive, dispatch_uid="observability.task_queue_alert")
+        # `serve` (the platform) has started its web nodes: the first snapshot is ours to take.
+        service_started.connect(snapshot_take_at_start_receive, dispatch_uid="observability.snapshot_at_start")

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
@@ -18,6 +19,7 @@ from observability.models import Alert, Silence, Snapshot
 from observability.rules import Kpi, rate
 from payments.models import Payment, WebhookEvent, WebhookRejection
 
+WEEKLY_AUDIT_KEY = "observability:weekly_audit"  # the latest weekly audit's result, in the cache for 8 days
 FINISHED = [Payment.Status.SUCCEEDED, Payment.Status.REFUNDED, Payment.Status.FAILED]
 
 
@@ -36,6 +38,11 @@ def queue_depth() -> int | None:
 
 def snapshot_latest() -> Snapshot | None:
     return Snapshot.objects.order_by("-taken_at", "-id").first()
+
+
+def audit_week_latest() -> dict | None:
+    """The latest weekly audit's result (``housekeeping.audit_week_run``), or None."""
+    return cache.get(WEEKLY_AUDIT_KEY)
 
 
 def snapshot_list(*, since: datetime | None, limit: int) -> list[Snapshot]:

@@ -5,18 +5,17 @@ from rest_framework import serializers
 from observability.models import Alert
 
 
-class SnapshotQuery(serializers.Serializer):
-    fresh = serializers.BooleanField(default=False, help_text="1: take a new snapshot now (CPU never blocks).")
-
-
 class SnapshotListQuery(serializers.Serializer):
     since = serializers.DateTimeField(required=False, help_text="Only snapshots taken at or after (ISO 8601).")
     limit = serializers.IntegerField(default=48, min_value=1, max_value=1000)
 
 
 class SystemSerializer(serializers.Serializer):
-    cpu_percent = serializers.FloatField(allow_null=True, help_text="Null when no sample could be compared yet.")
-    cpu_sampled = serializers.BooleanField()
+    cpu_percent = serializers.FloatField(
+        help_text="Busy percent of all CPUs: over one second (hourly snapshots), or since the taking process's "
+        "previous reading (POST, the snapshot taken at start)."
+    )
+    cpu_sampled = serializers.BooleanField(help_text="Always true: cpu_percent is always a number.")
     load_avg = serializers.ListField(child=serializers.FloatField())
     mem_percent = serializers.FloatField()
     mem_available_gb = serializers.FloatField()

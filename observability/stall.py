@@ -66,7 +66,8 @@ def task_queue_alert(
     )
     if silenced:
         return None
-    notified = notify(Kind.ALERT, *_message(event=event, node=node, since=since, reason=reason, now=now))
+    subject, text = _message(event=event, node=node, since=since, reason=reason, now=now)
+    notified = notify(kind=Kind.ALERT, subject=subject, text=text)
     if notified.email is not None:
         email_deliver(email_id=notified.email.pk)
     if notified.telegram:

@@ -4,19 +4,17 @@ import os
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime
 from pathlib import Path
 
 import psutil
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 
 from observability.rules import cpu_percent_between
 
 GB = 1024**3
-CPU_SAMPLE_KEY = "observability:cpu_times"
-CPU_SAMPLE_MAX_AGE = 600
+CPU_MIN_SECONDS = 0.25  # a CPU figure over less time is mostly clock-tick noise
+CPU_MAX_SECONDS = 600  # over more, an average of long ago
 CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
 
 
@@ -25,18 +23,35 @@ def cpu_percent_blocking(interval: float = 1.0) -> float:
     return psutil.cpu_percent(interval=interval)
 
 
-def cpu_percent_from_samples(*, now: datetime) -> float | None:
-    """CPU percent since the previous sample kept in the shared cache, without waiting.
+_cpu_previous: tuple[float, dict] | None = None  # (time.monotonic(), cpu times) of this process's previous reading
 
-    Stores this sample for the next call. Without a previous sample (or one older
-    than 10 minutes) the answer is None: no meaningful figure exists yet.
+
+def cpu_sampler_prime() -> None:
+    """Start this process's CPU sampler: its first reading covers the time since this call.
+
+    Called at process start (``ObservabilityConfig.ready``), so the first snapshot of a
+    process needs no wait to have a meaningful CPU figure.
     """
-    times = psutil.cpu_times()._asdict()
-    previous = cache.get(CPU_SAMPLE_KEY)
-    cache.set(CPU_SAMPLE_KEY, {"at": now.timestamp(), "times": times}, timeout=CPU_SAMPLE_MAX_AGE)
-    if not previous or not 0 < now.timestamp() - previous["at"] <= CPU_SAMPLE_MAX_AGE:
-        return None
-    return cpu_percent_between(previous["times"], times)
+    global _cpu_previous
+    _cpu_previous = (time.monotonic(), psutil.cpu_times()._asdict())
+
+
+def cpu_percent_since_previous() -> float:
+    """Busy percent of all CPUs since this process's previous reading (or its start), without a long wait.
+
+    Every reading is the start of the next one. A previous reading younger than
+    ``CPU_MIN_SECONDS`` is waited out (right after a start or a reading: at most that
+    long); one older than ``CPU_MAX_SECONDS`` would average over too long a time and is
+    replaced by a fresh sample of ``CPU_MIN_SECONDS``. Always a number.
+    """
+    previous = _cpu_previous
+    if previous is None or time.monotonic() - previous[0] > CPU_MAX_SECONDS:
+        cpu_sampler_prime()
+        previous = _cpu_previous
+    time.sleep(max(0.0, previous[0] + CPU_MIN_SECONDS - time.monotonic()))
+    cpu_sampler_prime()
+    percent = cpu_percent_between(previous[1], _cpu_previous[1])
+    return cpu_percent_blocking(CPU_MIN_SECONDS) if percent is None else percent
 
 
 def cgroup_memory_limit() -> int | None:
@@ -110,6 +125,16 @@ def api_probe() -> dict:
         "error": error,
         "url": url,
     }
+
+
+def api_ready_wait(*, timeout: float, interval: float = 0.5) -> bool:
+    """Wait until the API probe finds the API ready (a service that is just starting); False after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not api_probe()["healthy"]:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
 
 
 def database_latency() -> float:

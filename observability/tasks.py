@@ -1,29 +1,33 @@
-"""Task entry points of observability (django-q2 calls these by dotted path)."""
+"""Task entry points of observability (django-q2 calls these by dotted path).
 
-from observability import services
+Their names are the ones the schedule registry (echopilot/schedules.py), stored
+``Schedule`` rows and tasks already in the queue hold, so they stay as they are.
+"""
+
+from observability import alerts, housekeeping, reports, snapshots
 
 
 def snapshot() -> str:
-    data = services.snapshot_take(blocking_cpu=True).data
+    data = snapshots.snapshot_take(blocking_cpu=True).data
     return f"snapshot: {data['health']['overall']}, {len(data['health']['ops_warnings'])} warnings"
 
 
 def alerts_evaluate() -> str:
-    return services.alerts_evaluate().summary()
+    return alerts.alerts_evaluate().summary()
 
 
 def daily_report() -> str:
-    return services.daily_report_send()
+    return reports.daily_report_send()
 
 
 def weekly_audit() -> str:
-    result = services.weekly_audit()
+    result = housekeeping.audit_week_run()
     return f"weekly audit: {result['discrepancies']} discrepancies"
 
 
 def self_heal() -> str:
-    return f"self-heal: {services.self_heal()}"
+    return f"self-heal: {housekeeping.self_heal_run()}"
 
 
 def retention() -> str:
-    return f"retention: {services.retention()}"
+    return f"retention: {housekeeping.retention_apply()}"

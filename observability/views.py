@@ -11,43 +11,58 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from echopilot.errors import error_body
 from echopilot.keys import principal_for_key
-from observability import dashboard, selectors, services
+from observability import dashboard, selectors, snapshots
 from observability.metrics import metrics_registry
-from observability.models import Alert
+from observability.models import Alert, Snapshot
 from observability.serializers import (
     AlertListResponse,
     AlertSerializer,
     SnapshotListQuery,
     SnapshotListResponse,
-    SnapshotQuery,
     SnapshotResponse,
 )
 
+FRESH_ON_GET = "A GET only reads the latest stored snapshot; POST /api/observability/snapshot takes a fresh one."
+
+
+def _snapshot_answer(snapshot: Snapshot) -> dict:
+    age = max(0, int((timezone.now() - snapshot.taken_at).total_seconds()))
+    return {"ok": True, "snapshot": snapshot.data, "age_sec": age, "stale": age > settings.OBS_SNAPSHOT_STALE_SECONDS}
+
 
 class SnapshotView(APIView):
-    """The latest stored snapshot (a database read); ``?fresh=1`` takes one now."""
-
-    @extend_schema(operation_id="observability_snapshot", parameters=[SnapshotQuery], responses={200: SnapshotResponse})
+    @extend_schema(
+        operation_id="observability_snapshot",
+        description=(
+            "The latest stored snapshot; reading it changes nothing. While none is stored yet (the first "
+            "seconds of a new installation) the snapshot is measured for this answer and not stored. "
+            "`?fresh=` is refused (400): POST takes a fresh snapshot."
+        ),
+        responses={200: SnapshotResponse},
+    )
     def get(self, request):
-        query = SnapshotQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        snapshot = None if query.validated_data["fresh"] else selectors.snapshot_latest()
-        if snapshot is None:
-            snapshot = services.snapshot_take(blocking_cpu=False)
-        age = max(0, int((timezone.now() - snapshot.taken_at).total_seconds()))
-        return Response(
-            {
-                "ok": True,
-                "snapshot": snapshot.data,
-                "age_sec": age,
-                "stale": age > settings.OBS_SNAPSHOT_STALE_SECONDS,
-            }
-        )
+        if "fresh" in request.query_params:
+            raise ValidationError({"fresh": [FRESH_ON_GET]})
+        snapshot = selectors.snapshot_latest() or snapshots.snapshot_measure(blocking_cpu=False)
+        return Response(_snapshot_answer(snapshot))
+
+    @extend_schema(
+        operation_id="observability_snapshot_take",
+        description=(
+            "Take a fresh snapshot now, store it and answer it. CPU is measured since the previous "
+            "reading of the answering process (a quarter of a second at least), never over a full second."
+        ),
+        request=None,
+        responses={201: SnapshotResponse},
+    )
+    def post(self, request):
+        return Response(_snapshot_answer(snapshots.snapshot_take(blocking_cpu=False)), status=201)
 
 
 class SnapshotListView(APIView):

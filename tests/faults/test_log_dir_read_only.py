@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from observability.services import weekly_audit
+from observability.housekeeping import audit_week_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -49,14 +49,14 @@ def test_requests_succeed_and_the_lost_lines_show_in_health_and_the_weekly_audit
     check_id = response.json()["check_id"]
     assert written_under(unwritable_log_dir) == []
 
-    snapshot = api.get("/api/observability/snapshot?fresh=1")
-    assert snapshot.status_code == 200, snapshot.content
+    snapshot = api.post("/api/observability/snapshot")
+    assert snapshot.status_code == 201, snapshot.content
     data = snapshot.json()["snapshot"]
     assert data["audit"]["write_failures"] >= 1
     assert any(w.endswith("audit log write failures") for w in data["health"]["ops_warnings"])
     assert data["health"]["overall"] != "healthy"
 
-    audit = weekly_audit()
+    audit = audit_week_run()
     assert audit["streams"]["fraud_checks"]["examples_missing_in_log"] == [check_id]
-    data = api.get("/api/observability/snapshot?fresh=1").json()["snapshot"]
+    data = api.post("/api/observability/snapshot").json()["snapshot"]
     assert f"weekly audit: {audit['discrepancies']} discrepancies" in data["health"]["ops_warnings"]

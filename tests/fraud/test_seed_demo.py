@@ -14,7 +14,7 @@ from echopilot.models import Heartbeat
 from fraud.backtest import fraud_backtest
 from fraud.models import FraudCheck, FraudReview
 from fraud.rules import RuleConfig
-from observability.services import weekly_audit
+from observability.housekeeping import audit_week_run
 from payments.models import Payment, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +101,7 @@ def test_seeded_events_and_checks_have_their_audit_lines(read_audit, django_capt
     assert sorted(line["event_id"] for line in lines) == sorted(WebhookEvent.objects.values_list("event_id", flat=True))
     checks = [line for line in read_audit("fraud_guard") if line["event"] == "demo_seeded"]
     assert sorted(line["check_id"] for line in checks) == sorted(FraudCheck.objects.values_list("check_id", flat=True))
-    found = weekly_audit()["streams"]
+    found = audit_week_run()["streams"]
     webhooks, fraud = found["webhook_events"], found["fraud_checks"]
     assert (webhooks["rows"], webhooks["missing_in_log"], webhooks["missing_in_db"]) == (300, 0, 0)
     assert fraud["rows"] == FraudCheck.objects.count() >= 300

@@ -77,7 +77,7 @@ def test_receipt_values_are_escaped_in_the_html(smtp_server):
 
 def test_notify_writes_an_email_to_the_alert_recipients_and_a_telegram_message(settings, telegram_api, smtp_server):
     settings.ALERT_EMAIL_TO = ["ops@example.com", "Lead@Example.com"]
-    notified = notify("alert", "Refund\nspike", "12 refunds in 5 minutes")
+    notified = notify(kind="alert", subject="Refund\nspike", text="12 refunds in 5 minutes")
     assert notified.email.to == ["ops@example.com", "lead@example.com"]  # echopilot.emails: lowercase
     assert (notified.email.kind, notified.email.subject, notified.email.status) == ("alert", "Refund spike", "queued")
     [message] = notified.telegram
@@ -87,11 +87,17 @@ def test_notify_writes_an_email_to_the_alert_recipients_and_a_telegram_message(s
 
 def test_notify_refuses_an_unknown_kind():
     with pytest.raises(ValueError, match="kind"):
-        notify("panic", "s", "t")
+        notify(kind="panic", subject="s", text="t")
+
+
+def test_notify_takes_keywords_only():
+    """Subject and text are both strings: by position they are too easy to swap."""
+    with pytest.raises(TypeError):
+        notify("alert", "Down", "The database is down.")
 
 
 def test_notify_without_channels_records_dry_runs_only_for_telegram(settings):
-    notified = notify("report", "Daily report", "All quiet.")
+    notified = notify(kind="report", subject="Daily report", text="All quiet.")
     assert notified.email is None
     assert [m.status for m in notified.telegram] == [Status.DRY_RUN]
     assert Email.objects.count() == 0
@@ -100,7 +106,7 @@ def test_notify_without_channels_records_dry_runs_only_for_telegram(settings):
 def test_notify_enqueues_delivery_on_commit(settings, telegram_api, smtp_server, django_capture_on_commit_callbacks):
     settings.ALERT_EMAIL_TO = ["ops@example.com"]
     with django_capture_on_commit_callbacks(execute=True):
-        notify("alert", "Down", "The database is down.")
+        notify(kind="alert", subject="Down", text="The database is down.")
     assert Email.objects.get().status == Status.SENT
     assert TelegramMessage.objects.get().status == Status.SENT
     assert len(smtp_server.messages) == 1 and len(telegram_api.requests) == 1
@@ -108,7 +114,7 @@ def test_notify_enqueues_delivery_on_commit(settings, telegram_api, smtp_server,
 
 def test_notify_puts_any_subject_on_one_header_safe_line(settings, smtp_server):
     settings.ALERT_EMAIL_TO = ["ops@example.com"]
-    notified = notify("alert", "Refund\x0bspike\x00 in \x1b[31musd\u2028\x85now", "text")
+    notified = notify(kind="alert", subject="Refund\x0bspike\x00 in \x1b[31musd\u2028\x85now", text="text")
     assert notified.email.subject == "Refund spike in [31musd now"
     assert email_deliver_due() == {"sent": 1}
     assert smtp_server.messages[0]["message"]["Subject"] == "Refund spike in [31musd now"

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from notifications.models import Email, Kind, Status, TelegramMessage
+from observability.alerts import alerts_evaluate, evaluation_lock_acquire, evaluation_lock_release
 from observability.models import Alert, EvaluationLock, Silence
-from observability.services import alerts_evaluate, evaluation_lock_acquire, evaluation_lock_release
 from payments.models import WebhookEvent, WebhookRejection
 from tests.observability.conftest import NOW
 from tests.payments.factories import make_payment
@@ -152,7 +152,7 @@ def test_a_second_evaluation_while_one_runs_is_skipped():
     second = alerts_evaluate(now=NOW)
     assert second.skipped and second.summary() == "alerts: skipped: already running"
     assert not Alert.objects.exists()
-    evaluation_lock_release(token)
+    evaluation_lock_release(token=token)
     assert alerts_evaluate(now=NOW).notified == ["firing:webhook_failures"]
 
 
@@ -167,7 +167,7 @@ def test_a_crash_during_evaluation_rolls_back_state_and_message(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("telegram row could not be written")
 
-    monkeypatch.setattr("observability.services.notify", broken)
+    monkeypatch.setattr("observability.alerts.notify", broken)
     with pytest.raises(RuntimeError):
         alerts_evaluate(now=NOW)
     assert not Alert.objects.exists()

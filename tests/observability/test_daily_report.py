@@ -8,7 +8,7 @@ import pytest
 from fraud.models import FraudCheck, FraudReview
 from notifications.models import Email, Kind
 from observability.models import Alert, Snapshot
-from observability.services import daily_report_send
+from observability.reports import daily_report_send
 from tests.observability.conftest import NOW
 from tests.payments.factories import make_payment
 

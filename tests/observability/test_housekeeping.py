@@ -10,8 +10,8 @@ from django_q.models import Failure, Success
 
 from echopilot.models import Counter, Heartbeat
 from notifications.models import Status
+from observability.housekeeping import retention_apply, self_heal_run
 from observability.models import Alert, Snapshot
-from observability.services import retention, self_heal
 from payments.models import Payment, WebhookEvent, WebhookRejection
 from tests.notifications.factories import make_email
 from tests.payments import stripe_events
@@ -42,7 +42,7 @@ def old_and_new(now):
 def test_retention_deletes_only_rows_past_the_limit_in_batches(settings):
     now = timezone.now()
     old_and_new(now)
-    done = retention(now=now, batch=1)
+    done = retention_apply(now=now, batch=1)
     assert done["rows"] == {
         "heartbeats": 0, "snapshots": 1, "task_successes": 1, "task_failures": 1, "resolved_alerts": 1,
         "webhook_rejections": 1, "expired_counters": 1,
@@ -58,7 +58,7 @@ def test_retention_prunes_heartbeats_past_their_own_retention_in_hours(settings)
     now = timezone.now()
     for hours in (24 * 91, 49, 47, 1):
         Heartbeat.objects.create(node="n", pid=1, created_at=now - timedelta(hours=hours))
-    done = retention(now=now, batch=1)
+    done = retention_apply(now=now, batch=1)
     assert done["rows"]["heartbeats"] == 2
     kept = sorted(now - at for at in Heartbeat.objects.values_list("created_at", flat=True))
     assert kept == [timedelta(hours=1), timedelta(hours=47)]
@@ -79,7 +79,7 @@ def test_retention_compresses_and_deletes_rotated_files_but_never_the_live_ones(
         path = log_dir / name
         path.write_bytes(gzip.compress(b'{"a":1}\n') if name.endswith(".gz") else b'{"a":1}\n')
         os.utime(path, (now.timestamp() - days * DAY,) * 2)
-    done = retention(now=now)
+    done = retention_apply(now=now)
     assert done["files"] == {"deleted": ["payments.ndjson.3.gz"], "compressed": ["payments.ndjson.1"]}
     assert sorted(path.name for path in log_dir.iterdir()) == [
         "emails.ndjson.1",
@@ -100,7 +100,7 @@ def test_self_heal_requeues_stuck_emails_and_replays_failed_webhooks(settings, o
         last_error="OperationalError: database is locked", received_at=now - timedelta(hours=2),
     )  # fmt: skip
     with on_commit(execute=True):
-        done = self_heal(now=now)
+        done = self_heal_run(now=now)
     assert done["emails"] == {"requeued": 1}
     assert done["webhooks"] == {"processed": 1}
     assert Payment.objects.get(provider_id="pi_heal").status == "succeeded"

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from fraud.services import fraud_check_create
 from notifications.services import email_send
-from observability.services import WEEKLY_AUDIT_KEY, weekly_audit
+from observability.housekeeping import audit_week_run
+from observability.selectors import WEEKLY_AUDIT_KEY
 from payments.models import WebhookEvent, WebhookRejection
 from tests.payments.stripe_events import succeeded
 
@@ -38,7 +39,7 @@ def remove_line(path, needle: str) -> None:
 
 
 def test_a_complete_log_has_no_discrepancies(logged_rows):
-    result = weekly_audit()
+    result = audit_week_run()
     assert result["discrepancies"] == 0
     assert result["streams"]["fraud_checks"]["rows"] == 3
     assert result["streams"]["webhook_events"]["rows"] == 1
@@ -48,7 +49,7 @@ def test_a_deleted_log_line_is_named(logged_rows, log_dir, on_commit, read_audit
     checks, email = logged_rows
     remove_line(log_dir / "fraud_guard.ndjson", checks[1].check_id)
     with on_commit(execute=True):
-        result = weekly_audit()
+        result = audit_week_run()
     stream = result["streams"]["fraud_checks"]
     assert (stream["missing_in_log"], stream["examples_missing_in_log"]) == (1, [checks[1].check_id])
     assert result["discrepancies"] == 1
@@ -60,7 +61,7 @@ def test_a_row_deleted_from_the_database_is_named_and_rotated_files_are_read(log
     checks, email = logged_rows
     (log_dir / "emails.ndjson").rename(log_dir / "emails.ndjson.1")  # rotated: still read
     WebhookEvent.objects.filter(event_id="evt_audit_1").delete()
-    result = weekly_audit()
+    result = audit_week_run()
     assert result["streams"]["emails"]["missing_in_log"] == 0
     assert result["streams"]["webhook_events"]["examples_missing_in_db"] == ["evt_audit_1"]
 
@@ -68,7 +69,7 @@ def test_a_row_deleted_from_the_database_is_named_and_rotated_files_are_read(log
 def test_rows_older_than_a_week_are_not_audited(logged_rows, log_dir):
     checks, _ = logged_rows
     remove_line(log_dir / "fraud_guard.ndjson", checks[0].check_id)
-    assert weekly_audit(now=timezone.now() + timedelta(days=8))["streams"]["fraud_checks"]["rows"] == 0
+    assert audit_week_run(now=timezone.now() + timedelta(days=8))["streams"]["fraud_checks"]["rows"] == 0
 
 
 def test_refused_deliveries_and_invalid_events_are_audited_too(logged_rows, on_commit, log_dir):
@@ -78,9 +79,9 @@ def test_refused_deliveries_and_invalid_events_are_audited_too(logged_rows, on_c
         for _ in range(25):
             webhook_reject(reason="invalid_signature", detail="no signature", body=b"{}", content_type="text/plain")
         assert webhook_event_process(event=succeeded("evt_audit_bad", currency="xyz")) == "invalid"
-    result = weekly_audit()
+    result = audit_week_run()
     assert result["discrepancies"] == 0
     assert result["streams"]["webhook_rejections"]["rows"] == len(WebhookRejection.objects.all())
     assert result["streams"]["webhook_events"]["rows"] == 2
     WebhookRejection.objects.all().delete()
-    assert weekly_audit()["streams"]["webhook_rejections"]["missing_in_db"] >= 1
+    assert audit_week_run()["streams"]["webhook_rejections"]["missing_in_db"] >= 1

@@ -7,7 +7,7 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-from observability.services import self_heal
+from observability.housekeeping import self_heal_run
 from payments.models import Payment, WebhookEvent
 from tests.notifications.factories import make_email
 from tests.payments import stripe_events as se
@@ -41,7 +41,7 @@ def test_payments_above_the_maximum_are_removed_and_rebuilt_from_their_valid_eve
         webhook.refresh_from_db()
         assert webhook.status == status
     assert "above Stripe's maximum" in big.last_error
-    assert self_heal()["webhooks"] == {"processed": 1}
+    assert self_heal_run()["webhooks"] == {"processed": 1}
     payment = Payment.objects.get(provider_id="pi_123")
     assert (payment.status, payment.amount) == ("succeeded", Decimal("49.99"))
     assert api.get("/api/payments").status_code == 200

@@ -11,7 +11,7 @@ from django.db import OperationalError
 from django.test import Client
 
 from echopilot.money import MAX_AMOUNT_MINOR
-from observability.services import self_heal
+from observability.housekeeping import self_heal_run
 from payments.models import Payment, WebhookEvent, WebhookRejection
 from tests.payments import stripe_events as se
 from tests.payments.conftest import URL
@@ -176,7 +176,7 @@ def test_an_invalid_event_is_terminal(deliver, settings):
     out = StringIO()
     call_command("replay_webhooks", stdout=out, stderr=StringIO())
     assert "nothing to do" in out.getvalue()
-    assert self_heal()["webhooks"] == {}
+    assert self_heal_run()["webhooks"] == {}
     webhook = WebhookEvent.objects.get()
     assert (webhook.status, webhook.attempts) == ("invalid", 1)
 
@@ -184,8 +184,8 @@ def test_an_invalid_event_is_terminal(deliver, settings):
 def test_a_stored_failed_event_that_is_invalid_becomes_invalid_when_replayed(monkeypatch):
     event = _intent(amount=-1, amount_received=-1)
     WebhookEvent.objects.create(event_id="evt_ok", type=event["type"], payload=event, status="failed", attempts=3)
-    assert self_heal()["webhooks"] == {"invalid": 1}
-    assert self_heal()["webhooks"] == {}
+    assert self_heal_run()["webhooks"] == {"invalid": 1}
+    assert self_heal_run()["webhooks"] == {}
     assert WebhookEvent.objects.get().status == "invalid"
 
 

@@ -87,7 +87,7 @@ def test_the_heartbeat_records_node_and_pid_and_leaves_pruning_to_retention(sett
     old = Heartbeat.objects.create(node="node-a", pid=1, created_at=timezone.now() - timedelta(hours=49))
     async_task("echopilot.tasks.heartbeat")  # runs synchronously in tests
     beats = list(Heartbeat.objects.all())
-    assert old in beats and len(beats) == 2  # pruning is observability.services.retention's job
+    assert old in beats and len(beats) == 2  # pruning is observability.housekeeping.retention_apply's job
     newest = beats[0]
     assert newest.node == "node-a" and newest.pid == __import__("os").getpid()
     assert timezone.now() - newest.created_at < timedelta(seconds=5)

@@ -65,7 +65,7 @@ class Command(BaseCommand):
             role = f"q{index + 1}"
             env = {**self.env(role), PROGRESS_FILE_ENV: str(run_dir / f"{role}.progress")}
             children.append(Child(role=role, command=[sys.executable, "manage.py", "qcluster"], env=env, cluster=True))
-        supervisor = Supervisor(children, say=self.stderr.write)
+        supervisor = Supervisor(children, say=self.stderr.write, snapshot_at_start=web_nodes > 0)
         if web_nodes:
             self.stderr.write(f"serving on http://{bind_host()}:{port} — Ctrl-C stops everything")
         exit_code = supervisor.run()

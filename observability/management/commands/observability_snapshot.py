@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from observability.services import snapshot_take
+from observability.snapshots import snapshot_take
 
 
 class Command(BaseCommand):
