@@ -1,10 +1,11 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from echopilot.errors import ApiError
+from echopilot.schema import ErrorSerializer
 from fraud.models import FraudCheck
 from fraud.serializers import CheckInput, CheckOutput, ReviewInput, check_to_dict
 from fraud.services import fraud_check_create, fraud_review_close, fraud_review_open
@@ -27,7 +28,18 @@ class CheckDetailView(APIView):
 
 
 class CheckReviewView(APIView):
-    @extend_schema(operation_id="fraud_check_review", request=ReviewInput, responses={200: CheckOutput})
+    @extend_schema(
+        operation_id="fraud_check_review",
+        request=ReviewInput,
+        responses={
+            200: CheckOutput,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                "review_exists: open, but the check already has a review; no_review: approve or reject, but it has "
+                "none; review_closed: approve or reject, but its review is already closed.",
+            ),
+        },
+    )
     def post(self, request, check_id):
         # One read: the check and its review. The services below keep both up to date
         # in memory, so the answer needs no second read.

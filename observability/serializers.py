@@ -2,14 +2,15 @@
 
 from rest_framework import serializers
 
+from echopilot.serializers import QuerySerializer
 from observability.models import Alert
 
 
-class SnapshotQuery(serializers.Serializer):
+class SnapshotQuery(QuerySerializer):
     fresh = serializers.BooleanField(default=False, help_text="1: take a new snapshot now (CPU never blocks).")
 
 
-class SnapshotListQuery(serializers.Serializer):
+class SnapshotListQuery(QuerySerializer):
     since = serializers.DateTimeField(required=False, help_text="Only snapshots taken at or after (ISO 8601).")
     limit = serializers.IntegerField(default=48, min_value=1, max_value=1000)
 

@@ -2,18 +2,22 @@ import datetime as dt
 
 from rest_framework import serializers
 
+from echopilot.serializers import QuerySerializer
 from payments.models import Payment
 from payments.rules import normalize_email
 
 
-class PaymentFilterSerializer(serializers.Serializer):
+class PaymentFilterSerializer(QuerySerializer):
     email = serializers.EmailField(required=False, help_text="Exact address (case-insensitive).")
     status = serializers.ChoiceField(choices=Payment.Status.choices, required=False)
     since = serializers.DateTimeField(
         required=False, default_timezone=dt.UTC, help_text="Created at or after (ISO-8601; naive means UTC)."
     )
     until = serializers.DateTimeField(
-        required=False, default_timezone=dt.UTC, help_text="Created before (ISO-8601; naive means UTC)."
+        required=False,
+        default_timezone=dt.UTC,
+        help_text="Created before (ISO-8601; naive means UTC). With since, it must be later than since "
+        "(400 otherwise; a rule OpenAPI cannot state).",
     )
     page = serializers.IntegerField(required=False, min_value=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)

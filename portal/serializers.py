@@ -1,12 +1,13 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from echopilot.serializers import TextField, WholeNumberField
 from portal.links import DEFAULT_EXPIRY_HOURS
 
 
 class LinkInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    expiry_hours = serializers.IntegerField(
+    expiry_hours = WholeNumberField(
         required=False, default=DEFAULT_EXPIRY_HOURS, min_value=1, help_text="1 to PORTAL_MAX_EXPIRY_HOURS (168)."
     )
 
@@ -16,6 +17,10 @@ class LinkInput(serializers.Serializer):
                 f"Ensure this value is less than or equal to {settings.PORTAL_MAX_EXPIRY_HOURS}."
             )
         return value
+
+    @classmethod
+    def openapi_rules(cls) -> dict:
+        return {"properties": {"expiry_hours": {"maximum": settings.PORTAL_MAX_EXPIRY_HOURS}}}
 
 
 class LinkOutput(serializers.Serializer):
@@ -29,12 +34,16 @@ class LinkOutput(serializers.Serializer):
 
 class RevokeInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False, help_text="Revoke every link of this email.")
-    link_id = serializers.CharField(max_length=30, required=False, help_text="Revoke this one link (pl_...).")
+    link_id = TextField(max_length=30, required=False, help_text="Revoke this one link (pl_...).")
 
     def validate(self, data):
         if len(data) != 1:
             raise serializers.ValidationError("Give exactly one of email and link_id.")
         return data
+
+    @classmethod
+    def openapi_rules(cls) -> dict:
+        return {"oneOf": [{"required": ["email"]}, {"required": ["link_id"]}]}
 
 
 class RevokeOutput(serializers.Serializer):
