@@ -1,4 +1,12 @@
-"""Serializer conventions shared by every app's API: query parameters, and JSON values of the type the schema names."""
+"""Serializer conventions shared by every app's API.
+
+Output: every API view answers ``Response(XSerializer(instance).data)`` with an output serializer whose
+name is the one its ``extend_schema(responses=...)`` documents, so the answer and the schema cannot drift
+apart. A success carries ``"ok": true`` (``OutputSerializer``). The one exception, the fraud check's hot
+path, says why where it lives (``fraud.views.CheckView``).
+
+Input: query parameters (``QuerySerializer``), and JSON values of the type the schema names.
+"""
 
 from decimal import Decimal
 
@@ -39,3 +47,23 @@ class WholeNumberField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, (int, Decimal)):  # the API's JSON has Decimal fractions
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+# An API answer: "ok": true, as every success says, then the answer's own fields. (A comment, not a
+# docstring: the schema would show a docstring as the description of every answer built on it.)
+class OutputSerializer(serializers.Serializer):
+    ok = serializers.SerializerMethodField()
+
+    def get_ok(self, instance) -> bool:
+        return True
+
+
+class PrincipalSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="dashboard_key or api_key.")
+    name = serializers.CharField(help_text="The index of the DASHBOARD_KEY value, or the API key's name.")
+
+
+class WhoAmISerializer(OutputSerializer):
+    """Which key the request was authenticated with (never the key itself)."""
+
+    principal = PrincipalSerializer(source="*")

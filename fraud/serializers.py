@@ -153,8 +153,8 @@ class ReviewOutput(serializers.Serializer):
 class CheckOutput(serializers.Serializer):
     """A check as the API shows it: the seed's ``ok``, ``decision`` and ``reason`` plus the explanation.
 
-    This serializer documents the shape; ``check_to_dict`` produces it (a DRF
-    serializer costs as much as the check's counting query on the hot path).
+    It renders the GET and the review's answers and documents all three; the check itself answers
+    with ``check_to_dict``, the same JSON built by hand (why, measured: ``fraud.views.CheckView``).
     A test holds the two equal.
     """
 
@@ -217,7 +217,7 @@ def _iso(moment):
 
 
 def check_to_dict(check) -> dict:
-    """The API's representation of a check (the shape ``CheckOutput`` documents)."""
+    """``CheckOutput(check).data`` in 1/80 of the time, for the fraud check's hot path (``fraud.views.CheckView``)."""
     review = getattr(check, "review", None)
     return {
         "ok": check.decision != "block",

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from echopilot.schema import text_pattern
-from echopilot.serializers import TextField
+from echopilot.serializers import OutputSerializer, TextField
 from notifications.models import Email, Status
 from notifications.rules import check_header_text, normalize_address
 
@@ -112,8 +112,7 @@ def idempotency_key(header: str | None) -> str:
     return header
 
 
-class EmailSendResultSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(default=True)
+class EmailSendResultSerializer(OutputSerializer):
     id = serializers.CharField(source="public_id", help_text="em_ followed by 24 hex digits.")
     status = serializers.ChoiceField(choices=Status.choices)
     dry_run = serializers.SerializerMethodField()
@@ -148,6 +147,5 @@ class EmailSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EmailResponseSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(default=True)
+class EmailResponseSerializer(OutputSerializer):
     email = EmailSerializer()

@@ -21,7 +21,6 @@ from observability.metrics import metrics_registry
 from observability.models import Alert
 from observability.serializers import (
     AlertListResponse,
-    AlertSerializer,
     SnapshotListQuery,
     SnapshotListResponse,
     SnapshotQuery,
@@ -40,14 +39,8 @@ class SnapshotView(APIView):
         if snapshot is None:
             snapshot = services.snapshot_take(blocking_cpu=False)
         age = max(0, int((timezone.now() - snapshot.taken_at).total_seconds()))
-        return Response(
-            {
-                "ok": True,
-                "snapshot": snapshot.data,
-                "age_sec": age,
-                "stale": age > settings.OBS_SNAPSHOT_STALE_SECONDS,
-            }
-        )
+        answer = {"snapshot": snapshot, "age_sec": age, "stale": age > settings.OBS_SNAPSHOT_STALE_SECONDS}
+        return Response(SnapshotResponse(answer).data)
 
 
 class SnapshotListView(APIView):
@@ -58,20 +51,15 @@ class SnapshotListView(APIView):
         query = SnapshotListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         rows = selectors.snapshot_list(since=query.validated_data.get("since"), limit=query.validated_data["limit"])
-        return Response({"ok": True, "count": len(rows), "results": [row.data for row in rows]})
+        return Response(SnapshotListResponse({"count": len(rows), "results": rows}).data)
 
 
 class AlertListView(APIView):
     @extend_schema(operation_id="observability_alerts", responses={200: AlertListResponse})
     def get(self, request):
         alerts = selectors.alert_list(now=timezone.now())
-        return Response(
-            {
-                "ok": True,
-                "firing": sum(alert.status == Alert.Status.FIRING for alert in alerts),
-                "results": AlertSerializer(alerts, many=True).data,
-            }
-        )
+        firing = sum(alert.status == Alert.Status.FIRING for alert in alerts)
+        return Response(AlertListResponse({"firing": firing, "results": alerts}).data)
 
 
 @never_cache

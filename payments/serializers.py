@@ -1,8 +1,9 @@
 import datetime as dt
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from echopilot.serializers import QuerySerializer
+from echopilot.serializers import OutputSerializer, QuerySerializer
 from payments.models import Payment
 from payments.rules import normalize_email
 
@@ -55,13 +56,21 @@ class PaymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PaymentResponseSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(default=True)
+@extend_schema_serializer(component_name="PaginatedPaymentList")
+class PaymentPageSerializer(OutputSerializer):
+    """One page of payments (``echopilot.pagination.Pagination.paginate``)."""
+
+    count = serializers.IntegerField(help_text="Payments on every page together.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, null on the last.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, null on the first.")
+    results = PaymentSerializer(many=True)
+
+
+class PaymentResponseSerializer(OutputSerializer):
     payment = PaymentSerializer()
 
 
-class WebhookResultSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(default=True)
+class WebhookResultSerializer(OutputSerializer):
     event_id = serializers.CharField()
     outcome = serializers.ChoiceField(
         choices=["processed", "ignored", "invalid", "duplicate"],
