@@ -96,3 +96,15 @@ def test_documented_decimal_patterns_accept_exactly_what_the_api_answers(api):
             assert not re.fullmatch(pattern, refused), (pattern, refused)
         for accepted in ("0", "12.5", "12.50", "-3.20"):
             assert re.fullmatch(pattern, accepted), (pattern, accepted)
+
+
+def test_every_success_answer_documents_its_ok(api):
+    """Every 2xx answer is an output serializer's, with "ok" required (echopilot.serializers.OutputSerializer)."""
+    schema = api.get("/api/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status.startswith("2"):
+                    name = response["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+                    assert "ok" in components[name]["required"], (method, path, status, name)
