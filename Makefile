@@ -69,8 +69,10 @@ bench-startup: $(DEV)
 	$(PY) bench/startup.py
 	$(PY) bench/report.py
 
-## Fuzz the API from its OpenAPI schema with many examples per endpoint (FUZZ_EXAMPLES, default 200).
+## Fuzz the API from its OpenAPI schema: the schemathesis CLI with every check against a server it starts
+## (FUZZ_CLI_EXAMPLES per operation, default 60), then the in-process fuzz tests (FUZZ_EXAMPLES, default 200).
 fuzz: $(DEV)
+	$(PY) tests/fuzz/run_cli.py --examples $${FUZZ_CLI_EXAMPLES:-60}
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest tests/fuzz -q
 
 ## Create an admin user (asks for name and password).

@@ -1,13 +1,14 @@
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, serializers
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from echopilot.errors import error_body
 from echopilot.health import READINESS_CHECKS, readiness
+from echopilot.serializers import WhoAmISerializer
 
 
 @never_cache
@@ -41,20 +42,9 @@ def readyz(request):
 class WhoAmIView(APIView):
     """Which key the request was authenticated with (never the key itself)."""
 
-    @extend_schema(
-        operation_id="whoami",
-        responses=inline_serializer(
-            "WhoAmI",
-            {
-                "ok": serializers.BooleanField(),
-                "principal": inline_serializer(
-                    "Principal", {"kind": serializers.CharField(), "name": serializers.CharField()}
-                ),
-            },
-        ),
-    )
+    @extend_schema(operation_id="whoami", responses=WhoAmISerializer)
     def get(self, request):
-        return Response({"ok": True, "principal": {"kind": request.user.kind, "name": request.user.name}})
+        return Response(WhoAmISerializer(request.user).data)
 
 
 @extend_schema(exclude=True)

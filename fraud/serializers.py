@@ -1,11 +1,22 @@
 import re
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from echopilot.emails import normalize_email
-from echopilot.money import MAX_AMOUNT_MINOR, amount_to_minor, is_currency, max_amount
+from echopilot.money import (
+    ISO_4217,
+    MAX_AMOUNT_MINOR,
+    THREE_DECIMAL,
+    ZERO_DECIMAL,
+    amount_to_minor,
+    currency_exponent,
+    is_currency,
+    max_amount,
+)
+from echopilot.schema import branch_enum
+from echopilot.serializers import TextField, WholeNumberField
 from fraud.models import FraudReview
 from fraud.services import REVIEW_ACTIONS
 from payments.models import Payment
@@ -13,6 +24,26 @@ from payments.models import Payment
 # A caller's own daily total: a sum of payments, so larger than one payment may be, and still far inside the
 # 14-digit column. One payment is bounded by its currency (``echopilot.money.max_amount``), checked in validate().
 MAX_DAILY_TOTAL = Decimal("100000000.00")
+
+
+def _json_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _amount_schema(*, whole_digits: int, cents: bool) -> dict:
+    """OpenAPI: a positive amount below 10**whole_digits, in cents or whole units: a plain decimal string or a number."""
+    if cents:
+        pattern = rf"^(?:[1-9]\d{{0,{whole_digits - 1}}}(?:\.\d{{1,2}})?|0\.(?:0[1-9]|[1-9]\d?))$"
+        step = Decimal("0.01")
+    else:
+        pattern = rf"^[1-9]\d{{0,{whole_digits - 1}}}(?:\.00?)?$"
+        step = Decimal(1)
+    number = {
+        "minimum": _json_number(step),
+        "maximum": _json_number(10**whole_digits - step),
+        "multipleOf": _json_number(step),
+    }
+    return {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "number", **number}]}
 
 
 class CheckInput(serializers.Serializer):
@@ -26,12 +57,10 @@ class CheckInput(serializers.Serializer):
         "in currencies without a minor unit (jpy).",
     )
     card_type = serializers.ChoiceField(choices=Payment.CardType.values, default="unknown")
-    currency = serializers.CharField(default="usd", max_length=3, min_length=3, help_text="ISO 4217, e.g. usd.")
-    card_fingerprint = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
-    payment_id = serializers.CharField(required=False, allow_null=True, default=None, max_length=255)
-    recent_count = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=0, max_value=1_000_000
-    )
+    currency = TextField(default="usd", max_length=3, min_length=3, help_text="ISO 4217, e.g. usd.")
+    card_fingerprint = TextField(required=False, default="", allow_blank=True, max_length=64)
+    payment_id = TextField(required=False, allow_null=True, default=None, max_length=255)
+    recent_count = WholeNumberField(required=False, allow_null=True, default=None, min_value=0, max_value=1_000_000)
     daily_total = serializers.DecimalField(
         max_digits=14,
         decimal_places=2,
@@ -75,6 +104,46 @@ class CheckInput(serializers.Serializer):
             )
         return data
 
+    @classmethod
+    def openapi_rules(cls) -> dict:
+        """The schema of what ``validate()`` checks: an amount's bound and decimals depend on its currency.
+
+        One branch per kind of currency (two, three or no decimals); a check without a currency is in usd.
+        Amounts have at most two decimals, so a three-decimal currency's largest is 99999.99.
+        """
+
+        def amount(currency: str) -> dict:
+            largest = max_amount(currency).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+            return _amount_schema(whole_digits=len(str(int(largest))), cents=currency_exponent(currency) > 0)
+
+        others = sorted(ZERO_DECIMAL | THREE_DECIMAL)
+        branches = [  # usd's kind, the default, named by what it is not
+            {"properties": {"currency": {"not": {"enum": others}}, "amount": amount("usd")}},
+            *(
+                {"properties": {"currency": branch_enum(sorted(codes)), "amount": amount(min(codes))}}
+                | {"required": ["currency"]}
+                for codes in (THREE_DECIMAL, ZERO_DECIMAL)
+            ),
+        ]
+        not_decimal = {"type": None, "format": None, "pattern": None}  # replaced by an anyOf of string and number
+        daily_total = [  # 0 to MAX_DAILY_TOTAL, null, or "" (DRF reads an empty decimal as null)
+            {
+                "type": "string",
+                "nullable": True,
+                "pattern": r"^(?:|(?:0|[1-9]\d{0,7})(?:\.\d{1,2})?|100000000(?:\.00?)?)$",
+            },
+            {"type": "number", "minimum": 0, "maximum": float(MAX_DAILY_TOTAL), "multipleOf": 0.01},
+        ]
+        return {
+            "properties": {
+                "amount": {**not_decimal, **_amount_schema(whole_digits=8, cents=True)},
+                "currency": {"enum": sorted(ISO_4217), "pattern": None, "minLength": None, "maxLength": None},
+                "card_fingerprint": {"pattern": r"^[A-Za-z0-9_-]*$"},
+                "daily_total": {**not_decimal, "nullable": None, "anyOf": daily_total},
+            },
+            "anyOf": branches,
+        }
+
 
 class ReviewOutput(serializers.Serializer):
     state = serializers.ChoiceField(choices=FraudReview.State.choices)
@@ -90,8 +159,8 @@ class ReviewOutput(serializers.Serializer):
 class CheckOutput(serializers.Serializer):
     """A check as the API shows it: the original contract's ``ok``, ``decision`` and ``reason`` plus the explanation.
 
-    This serializer documents the shape; ``check_to_dict`` produces it (a DRF
-    serializer costs as much as the check's counting query on the hot path).
+    It renders the GET and the review's answers and documents all three; the check itself answers
+    with ``check_to_dict``, the same JSON built by hand (why, measured: ``fraud.views.CheckView``).
     A test holds the two equal.
     """
 
@@ -125,8 +194,21 @@ class CheckOutput(serializers.Serializer):
 
 class ReviewInput(serializers.Serializer):
     action = serializers.ChoiceField(choices=REVIEW_ACTIONS)
-    resolution = serializers.ChoiceField(choices=FraudReview.Resolution.choices, required=False, default="")
-    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+    resolution = serializers.ChoiceField(
+        choices=FraudReview.Resolution.choices, required=False, default="", help_text="Required to reject."
+    )
+    note = TextField(required=False, default="", allow_blank=True, max_length=2000)
+
+    @classmethod
+    def openapi_rules(cls) -> dict:
+        """``fraud_review_act``'s rule in the schema: a rejection needs a resolution. (Its default "" is no choice to send.)"""
+        return {
+            "properties": {"resolution": {"default": None}},
+            "anyOf": [
+                {"properties": {"action": branch_enum(["open", "approve"])}},
+                {"properties": {"action": branch_enum(["reject"])}, "required": ["resolution"]},
+            ],
+        }
 
 
 def _iso(moment):
@@ -134,7 +216,7 @@ def _iso(moment):
 
 
 def check_to_dict(check) -> dict:
-    """The API's representation of a check (the shape ``CheckOutput`` documents)."""
+    """``CheckOutput(check).data`` in 1/80 of the time, for the fraud check's hot path (``fraud.views.CheckView``)."""
     review = getattr(check, "review", None)
     return {
         "ok": check.decision != "block",

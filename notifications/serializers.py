@@ -1,8 +1,11 @@
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from echopilot.emails import valid_email
+from echopilot.schema import text_pattern
+from echopilot.serializers import OutputSerializer, TextField
 from notifications.models import Email, Status
 from notifications.rules import check_header_text
 
@@ -19,10 +22,23 @@ STATUS_MESSAGES = {
 }
 
 
+# Characters no header may carry (``rules.HEADER_UNSAFE_CATEGORIES``: Cc, Zl, Zp), as a regular expression's class.
+HEADER_UNSAFE_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_ADDRESS_SCHEMA = {"type": "string", "format": "email", "maxLength": 320}
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            _ADDRESS_SCHEMA,
+            {"type": "array", "items": _ADDRESS_SCHEMA, "minItems": 1, "maxItems": MAX_RECIPIENTS},
+        ]
+    }
+)
 class _RecipientsField(serializers.ListField):
     """One address or a list of addresses."""
 
-    child = serializers.CharField(trim_whitespace=False)
+    child = TextField(trim_whitespace=False)
 
     def to_internal_value(self, data):
         return super().to_internal_value([data] if isinstance(data, str) else data)
@@ -38,9 +54,9 @@ class EmailSendSerializer(serializers.Serializer):
     to = _RecipientsField(
         min_length=1, max_length=MAX_RECIPIENTS, help_text="An address or a list of up to 50 addresses."
     )
-    subject = serializers.CharField(max_length=MAX_SUBJECT_CHARS, trim_whitespace=False)
-    body = serializers.CharField(trim_whitespace=False, help_text="Plain-text body, at most 1 MiB.")
-    html = serializers.CharField(
+    subject = TextField(max_length=MAX_SUBJECT_CHARS, trim_whitespace=False)
+    body = TextField(trim_whitespace=False, help_text="Plain-text body, at most 1 MiB.")
+    html = TextField(
         required=False, default="", allow_blank=True, trim_whitespace=False, help_text="Optional HTML body."
     )
 
@@ -72,20 +88,32 @@ class EmailSendSerializer(serializers.Serializer):
     def validate_html(self, value):
         return _check_bytes(value, MAX_BODY_BYTES)
 
+    @classmethod
+    def openapi_rules(cls) -> dict:
+        """A subject is one header line; neither it nor the body may be blank (see ``echopilot.schema``)."""
+        return {
+            "properties": {
+                "subject": {"pattern": text_pattern(blank=False, forbidden=HEADER_UNSAFE_CHARACTERS)},
+                "body": {"pattern": text_pattern(blank=False)},
+            }
+        }
+
+
+IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY_CHARS}}}$"
+
 
 def idempotency_key(header: str | None) -> str:
     """The Idempotency-Key header checked: printable ASCII, at most 200 characters; empty when absent."""
     if header is None:
         return ""
-    if not re.fullmatch(rf"[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY_CHARS}}}", header):
+    if not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, header):
         raise serializers.ValidationError(
             {"Idempotency-Key": [f"Must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters."]}
         )
     return header
 
 
-class EmailSendResultSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(default=True)
+class EmailSendResultSerializer(OutputSerializer):
     id = serializers.CharField(source="public_id", help_text="em_ followed by 24 hex digits.")
     status = serializers.ChoiceField(choices=Status.choices)
     dry_run = serializers.SerializerMethodField()
@@ -120,6 +148,5 @@ class EmailSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EmailResponseSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(default=True)
+class EmailResponseSerializer(OutputSerializer):
     email = EmailSerializer()

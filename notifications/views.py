@@ -9,6 +9,7 @@ from notifications.models import Status
 from notifications.rules import request_fingerprint
 from notifications.selectors import email_get
 from notifications.serializers import (
+    IDEMPOTENCY_KEY_PATTERN,
     EmailResponseSerializer,
     EmailSendResultSerializer,
     EmailSendSerializer,
@@ -28,8 +29,9 @@ class EmailSendView(APIView):
                 "Idempotency-Key",
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
-                description="Same key, same request: answers with the first email, sends nothing. "
-                "Same key, another request: 409 idempotency_key_reused.",
+                description="1 to 200 printable ASCII characters. Same key, same request: answers with the first "
+                "email, sends nothing. Same key, another request: 409 idempotency_key_reused.",
+                pattern=IDEMPOTENCY_KEY_PATTERN,
             )
         ],
         responses={

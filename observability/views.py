@@ -22,7 +22,6 @@ from observability.metrics import metrics_registry
 from observability.models import Alert, Snapshot
 from observability.serializers import (
     AlertListResponse,
-    AlertSerializer,
     SnapshotListQuery,
     SnapshotListResponse,
     SnapshotResponse,
@@ -33,7 +32,8 @@ FRESH_ON_GET = "A GET only reads the latest stored snapshot; POST /api/observabi
 
 def _snapshot_answer(snapshot: Snapshot) -> dict:
     age = max(0, int((timezone.now() - snapshot.taken_at).total_seconds()))
-    return {"ok": True, "snapshot": snapshot.data, "age_sec": age, "stale": age > settings.OBS_SNAPSHOT_STALE_SECONDS}
+    answer = {"snapshot": snapshot, "age_sec": age, "stale": age > settings.OBS_SNAPSHOT_STALE_SECONDS}
+    return SnapshotResponse(answer).data
 
 
 class SnapshotView(APIView):
@@ -73,20 +73,15 @@ class SnapshotListView(APIView):
         query = SnapshotListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         rows = selectors.snapshot_list(since=query.validated_data.get("since"), limit=query.validated_data["limit"])
-        return Response({"ok": True, "count": len(rows), "results": [row.data for row in rows]})
+        return Response(SnapshotListResponse({"count": len(rows), "results": rows}).data)
 
 
 class AlertListView(APIView):
     @extend_schema(operation_id="observability_alerts", responses={200: AlertListResponse})
     def get(self, request):
         alerts = selectors.alert_list(now=timezone.now())
-        return Response(
-            {
-                "ok": True,
-                "firing": sum(alert.status == Alert.Status.FIRING for alert in alerts),
-                "results": AlertSerializer(alerts, many=True).data,
-            }
-        )
+        firing = sum(alert.status == Alert.Status.FIRING for alert in alerts)
+        return Response(AlertListResponse({"firing": firing, "results": alerts}).data)
 
 
 @never_cache

@@ -1,19 +1,24 @@
 import datetime as dt
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from echopilot.emails import normalize_email
+from echopilot.serializers import OutputSerializer, QuerySerializer
 from payments.models import Payment
 
 
-class PaymentFilterSerializer(serializers.Serializer):
+class PaymentFilterSerializer(QuerySerializer):
     email = serializers.EmailField(required=False, help_text="Exact address (case-insensitive).")
     status = serializers.ChoiceField(choices=Payment.Status.choices, required=False)
     since = serializers.DateTimeField(
         required=False, default_timezone=dt.UTC, help_text="Created at or after (ISO-8601; naive means UTC)."
     )
     until = serializers.DateTimeField(
-        required=False, default_timezone=dt.UTC, help_text="Created before (ISO-8601; naive means UTC)."
+        required=False,
+        default_timezone=dt.UTC,
+        help_text="Created before (ISO-8601; naive means UTC). With since, it must be later than since "
+        "(400 otherwise; a rule OpenAPI cannot state).",
     )
     page = serializers.IntegerField(required=False, min_value=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
@@ -51,13 +56,21 @@ class PaymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PaymentResponseSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(default=True)
+@extend_schema_serializer(component_name="PaginatedPaymentList")
+class PaymentPageSerializer(OutputSerializer):
+    """One page of payments (``echopilot.pagination.Pagination.paginate``)."""
+
+    count = serializers.IntegerField(help_text="Payments on every page together.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, null on the last.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, null on the first.")
+    results = PaymentSerializer(many=True)
+
+
+class PaymentResponseSerializer(OutputSerializer):
     payment = PaymentSerializer()
 
 
-class WebhookResultSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(default=True)
+class WebhookResultSerializer(OutputSerializer):
     event_id = serializers.CharField()
     outcome = serializers.ChoiceField(
         choices=["processed", "ignored", "invalid", "duplicate"],

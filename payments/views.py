@@ -9,8 +9,8 @@ from echopilot.schema import ErrorSerializer
 from payments.selectors import payment_get, payment_list
 from payments.serializers import (
     PaymentFilterSerializer,
+    PaymentPageSerializer,
     PaymentResponseSerializer,
-    PaymentSerializer,
     WebhookResultSerializer,
 )
 from payments.services import stripe_webhook_receive
@@ -63,17 +63,12 @@ class StripeWebhookView(APIView):
 class PaymentListView(APIView):
     """Payments newest first, filtered by email, status and creation time."""
 
-    pagination_class = Pagination
-
-    @extend_schema(
-        operation_id="payments_list", parameters=[PaymentFilterSerializer], responses=PaymentSerializer(many=True)
-    )
+    @extend_schema(operation_id="payments_list", parameters=[PaymentFilterSerializer], responses=PaymentPageSerializer)
     def get(self, request):
         filters = PaymentFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(payment_list(**filters.filters()), request, view=self)
-        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+        page = Pagination().paginate(payment_list(**filters.filters()), request, view=self)
+        return Response(PaymentPageSerializer(page).data)
 
 
 class PaymentDetailView(APIView):

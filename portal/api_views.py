@@ -3,7 +3,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.selectors import portal_link_get
-from portal.serializers import LinkInput, LinkOutput, RevokeInput, RevokeOutput, link_to_dict
+from portal.serializers import LinkInput, LinkOutput, RevokeInput, RevokeOutput
 from portal.services import portal_email_revoke, portal_link_request, portal_link_revoke
 
 
@@ -23,7 +23,7 @@ class LinkCreateView(APIView):
         data = LinkInput(data=request.data)
         data.is_valid(raise_exception=True)
         link, path = portal_link_request(**data.validated_data, created_by=request.user.label)
-        return Response(link_to_dict(link, path))
+        return Response(LinkOutput({"link": link, "url": path}).data)
 
 
 class RevokeView(APIView):
@@ -38,4 +38,4 @@ class RevokeView(APIView):
         else:
             link = portal_link_get(link_id=data.validated_data["link_id"])
             revoked = portal_link_revoke(link=link, revoked_by=request.user.label)
-        return Response(RevokeOutput({"ok": True, "revoked": revoked}).data)
+        return Response(RevokeOutput({"revoked": revoked}).data)

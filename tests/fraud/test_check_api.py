@@ -273,6 +273,13 @@ def test_the_answer_has_exactly_the_documented_shape(api):
     assert check_to_dict(stored) == CheckOutput(stored).data
 
 
+def test_the_hot_path_answers_what_the_serializer_answers(api):
+    """POST /api/fraud/check answers with check_to_dict, GET with CheckOutput: the same JSON for the same check."""
+    for body in ({"payment_id": "pi_wire"}, {"amount": "6000.00"}, {"recent_count": 9}):
+        posted = check(api, **body).json()
+        assert posted == api.get(f"/api/fraud/checks/{posted['check_id']}").json()
+
+
 def test_the_command_refuses_bad_input_in_the_api_error_shape():
     import json
 

@@ -61,6 +61,13 @@ def test_closing_a_check_without_a_review_is_a_conflict(api):
     assert response.status_code == 409
 
 
+def test_the_conflicts_are_documented(api):
+    review = api.get("/api/schema/?format=json").json()["paths"]["/api/fraud/checks/{check_id}/review"]["post"]
+    conflict = review["responses"]["409"]
+    assert conflict["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    assert all(code in conflict["description"] for code in ("review_exists", "no_review", "review_closed"))
+
+
 def test_review_actions_are_audited(api, review_check, read_audit, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         api.post(

@@ -247,6 +247,21 @@ def test_the_history_filters_by_since_and_limits(api):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/observability/snapshots?since=", "since"),
+        ("/api/observability/snapshots?limit=", "limit"),
+    ],
+)
+def test_a_parameter_without_a_value_is_refused(api, monkeypatch, url, field):
+    """Not read as absent: ?since= listed everything, which is not what was asked."""
+    monkeypatch.setattr(snapshots, "snapshot_take", lambda **kwargs: pytest.fail("nothing is taken"))
+    response = api.get(url)
+    assert response.status_code == 400 and response.json()["fields"] == {field: ["This field may not be blank."]}
+
+
+@pytest.mark.django_db
 def test_the_command_takes_one_and_prints_it(probe_down, monkeypatch):
     monkeypatch.setattr(system, "cpu_percent_blocking", lambda: 12.5)  # the command's real 1-second sample
     out = StringIO()

@@ -81,6 +81,12 @@ def test_it_paginates(api, payments):
         ({"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "until"),
         ({"page": "0"}, "page"),
         ({"page_size": "500"}, "page_size"),
+        # A parameter without a value is refused, not read as absent (?since= listed everything).
+        ({"since": ""}, "since"),
+        ({"until": ""}, "until"),
+        ({"email": ""}, "email"),
+        ({"status": ""}, "status"),
+        ({"page": ""}, "page"),
     ],
 )
 def test_it_names_the_bad_field(api, params, field):

@@ -80,15 +80,31 @@ def test_the_webhook_is_documented_without_the_key(api):
     assert {"DashKey": []} not in webhook.get("security", [])
 
 
-def test_documented_decimal_patterns_accept_exactly_what_the_api_accepts(api):
+def test_documented_decimal_patterns_accept_exactly_what_the_api_answers(api):
+    """Signed decimals as drf-spectacular documents them, with digits required (tighten_decimal_patterns).
+
+    Input amounts have their own patterns (positive, per currency): tests/fuzz/test_schema_rules.py.
+    """
     import json
     import re
 
     patterns = set(re.findall(r'"pattern": "([^"]*)"', json.dumps(api.get("/api/schema/?format=json").json())))
-    decimal_patterns = {json.loads(f'"{p}"') for p in patterns if "\\\\d" in p}
+    decimal_patterns = {json.loads(f'"{p}"') for p in patterns if p.startswith("^-?\\\\d")}
     assert decimal_patterns, "the schema documents decimal amounts"
     for pattern in decimal_patterns:
         for refused in ("", "-", ".", "1.", ".5", "1.234"):
             assert not re.fullmatch(pattern, refused), (pattern, refused)
         for accepted in ("0", "12.5", "12.50", "-3.20"):
             assert re.fullmatch(pattern, accepted), (pattern, accepted)
+
+
+def test_every_success_answer_documents_its_ok(api):
+    """Every 2xx answer is an output serializer's, with "ok" required (echopilot.serializers.OutputSerializer)."""
+    schema = api.get("/api/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status.startswith("2"):
+                    name = response["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+                    assert "ok" in components[name]["required"], (method, path, status, name)
