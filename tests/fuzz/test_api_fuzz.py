@@ -16,7 +16,7 @@ from schemathesis import checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from echopilot.wsgi import application
-from tests.conftest import DASH_KEY
+from tests.constants import DASH_KEY
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 

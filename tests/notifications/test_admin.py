@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from notifications.models import Email, Status, TelegramMessage
 from payments.models import Payment
-from tests.notifications.factories import make_email
+from tests.factories import make_email
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from notifications.models import Email, Kind, Status, TelegramMessage
 from observability.models import Alert, EvaluationLock, Silence
 from observability.services import alerts_evaluate, evaluation_lock_acquire, evaluation_lock_release
 from payments.models import WebhookEvent, WebhookRejection
-from tests.observability.conftest import NOW
-from tests.payments.factories import make_payment
+from tests.constants import NOW
+from tests.factories import make_payment
 
 pytestmark = pytest.mark.django_db
 MIN = timedelta(minutes=1)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from observability import rules
 from observability.models import Snapshot
-from tests.payments.factories import make_payment
+from tests.factories import make_payment
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,8 @@ from echopilot.models import Heartbeat
 from fraud.models import FraudCheck
 from notifications.models import Status
 from observability import rules, selectors
-from tests.notifications.factories import make_email
-from tests.observability.conftest import NOW
-from tests.payments.factories import make_payment
+from tests.constants import NOW
+from tests.factories import make_email, make_payment
 
 pytestmark = pytest.mark.django_db
 

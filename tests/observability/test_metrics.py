@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fraud.models import FraudCheck
 from notifications.models import Status
 from observability.models import Alert
-from tests.notifications.factories import make_email
+from tests.factories import make_email
 
 pytestmark = pytest.mark.django_db
 

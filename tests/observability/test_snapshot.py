@@ -12,7 +12,7 @@ from django.utils import timezone
 from echopilot.models import Heartbeat
 from observability import services, system
 from observability.models import Snapshot
-from tests.observability.conftest import NOW
+from tests.constants import NOW
 
 SEED_FIELDS = {
     ("system", "cpu_percent"): (float, type(None)),

@@ -4,8 +4,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from payments.models import Payment, WebhookEvent
+from tests.factories import make_payment
 from tests.payments import stripe_events as se
-from tests.payments.factories import make_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -120,7 +120,7 @@ def test_an_edited_email_must_be_an_address_to_send_to(admin_client, email):
     response = admin_client.post(f"/admin/payments/payment/{payment.pk}/change/", form)
     assert response.status_code == 200  # the form again, with the error
     payment.refresh_from_db()
-    assert payment.email == "ada@example.com"
+    assert payment.email == "ann@example.com"
 
 
 def test_refused_deliveries_are_listed_with_their_counts(admin_client):

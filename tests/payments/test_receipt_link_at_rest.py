@@ -17,8 +17,8 @@ from notifications.links import PORTAL_LINK_PLACEHOLDER
 from notifications.models import Email
 from payments.models import Payment, WebhookEvent
 from portal.models import PortalLink
+from tests.fixtures.portal import path_of
 from tests.payments import stripe_events as se
-from tests.portal.conftest import path_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

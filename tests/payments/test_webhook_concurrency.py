@@ -5,8 +5,8 @@ from django.db import connection
 from django.test import Client
 
 from payments.models import Payment, WebhookEvent, WebhookRejection
+from tests.constants import WEBHOOK_URL as URL
 from tests.payments import stripe_events as se
-from tests.payments.conftest import URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

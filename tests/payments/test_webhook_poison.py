@@ -13,8 +13,8 @@ from django.test import Client
 from observability.services import self_heal
 from payments.models import Payment, WebhookEvent, WebhookRejection
 from payments.rules import MAX_AMOUNT_MINOR
+from tests.constants import WEBHOOK_URL as URL
 from tests.payments import stripe_events as se
-from tests.payments.conftest import URL
 
 pytestmark = pytest.mark.django_db
 

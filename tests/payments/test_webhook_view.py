@@ -6,8 +6,8 @@ import pytest
 from django.db import OperationalError
 
 from payments.models import Payment, WebhookEvent, WebhookRejection
+from tests.constants import WEBHOOK_URL as URL
 from tests.payments import stripe_events as se
-from tests.payments.conftest import URL
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,8 @@ from echopilot.errors import ServiceUnavailable
 from portal.links import link_sign, signature_hash
 from portal.models import PortalLink
 from portal.services import portal_link_create
-from tests.portal.conftest import CUSTOMER, path_of
+from tests.constants import CUSTOMER
+from tests.fixtures.portal import path_of
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # links must still work when opened below
 
