@@ -5,12 +5,18 @@ from decimal import Decimal
 
 import pytest
 
-from fraud.models import FraudCheck, FraudReview
 from notifications.models import Email, Kind
-from observability.models import Alert, Snapshot
 from observability.services import daily_report_send
 from tests.constants import NOW
-from tests.factories import make_payment
+from tests.factories import (
+    make_alert,
+    make_fraud_check,
+    make_fraud_review,
+    make_payment,
+    make_snapshot,
+    make_webhook_event,
+    make_webhook_rejection,
+)
 
 pytestmark = pytest.mark.django_db
 YESTERDAY = NOW - timedelta(days=1)
@@ -22,16 +28,13 @@ def seed():
     make_payment("pi_3", amount=Decimal("20.00"), currency="eur", created_at=YESTERDAY)
     make_payment("pi_4", status="failed", created_at=YESTERDAY)
     make_payment("pi_today", amount=Decimal("999.00"), created_at=NOW)  # not yesterday
-    check = FraudCheck.objects.create(
-        email="a@example.com", amount=1, currency="usd", card_type="credit", card_key="k",
-        decision="review", reason="amount", rule="amount", ruleset_version="v", created_at=YESTERDAY,
-    )  # fmt: skip
-    FraudReview.objects.create(fraud_check=check, opened_reason="rule")
-    Alert.objects.create(
-        rule="webhook_failures", status="firing", severity="critical", summary="5 failed webhook events",
+    check = make_fraud_check(decision="review", reason="amount", rule="amount", created_at=YESTERDAY)
+    make_fraud_review(fraud_check=check)
+    make_alert(
+        "webhook_failures", status="firing", severity="critical", summary="5 failed webhook events",
         observed=5, threshold=3, started_at=YESTERDAY, last_evaluated_at=NOW,
     )  # fmt: skip
-    Snapshot.objects.create(
+    make_snapshot(
         taken_at=NOW, data={"ts_iso": "2026-03-10T12:00:00.000Z", "health": {
             "overall": "degraded", "governance_status": "healthy", "ops_warnings": ["disk 93% > 90%"]}},
     )  # fmt: skip
@@ -84,12 +87,11 @@ def test_without_recipients_the_report_is_skipped_and_says_so(on_commit, read_au
 
 def test_the_day_counts_refused_webhook_deliveries_with_the_events():
     from observability.selectors import day_summary
-    from payments.models import WebhookEvent, WebhookRejection
 
     day = YESTERDAY.replace(hour=0)
-    WebhookEvent.objects.create(event_id="evt_1", type="t", status="invalid", received_at=day + timedelta(hours=1))
-    WebhookRejection.objects.create(reason="invalid_signature", minute=day + timedelta(hours=2), count=9000)
-    WebhookRejection.objects.create(reason="malformed_event", minute=day + timedelta(hours=3), count=2)
-    WebhookRejection.objects.create(reason="malformed_event", minute=day + timedelta(days=1), count=5)  # today
+    make_webhook_event(event_id="evt_1", type="t", status="invalid", received_at=day + timedelta(hours=1))
+    make_webhook_rejection(reason="invalid_signature", minute=day + timedelta(hours=2), count=9000)
+    make_webhook_rejection(reason="malformed_event", minute=day + timedelta(hours=3), count=2)
+    make_webhook_rejection(reason="malformed_event", minute=day + timedelta(days=1), count=5)  # today
     summary = day_summary(since=day, until=day + timedelta(days=1))
     assert summary["webhooks"] == {"invalid": 1, "rejected": 9002}

@@ -12,8 +12,15 @@ from echopilot.models import Heartbeat
 from notifications.models import Status
 from observability.models import Alert, Snapshot
 from observability.services import retention, self_heal
-from payments.models import Payment, WebhookEvent, WebhookRejection
-from tests.factories import make_email
+from payments.models import Payment, WebhookRejection
+from tests.factories import (
+    make_alert,
+    make_email,
+    make_heartbeat,
+    make_snapshot,
+    make_webhook_event,
+    make_webhook_rejection,
+)
 from tests.payments import stripe_events
 
 pytestmark = pytest.mark.django_db
@@ -23,17 +30,12 @@ DAY = 86400
 def old_and_new(now):
     old, new = now - timedelta(days=91), now - timedelta(days=89)
     for at in (old, new):
-        Snapshot.objects.create(taken_at=at, data={})
+        make_snapshot(taken_at=at)
         Success.objects.create(id=f"s{at:%j}", name="t", func="f", started=at, stopped=at, success=True)
         Failure.objects.create(id=f"f{at:%j}", name="t", func="f", started=at, stopped=at, success=False)
-        Alert.objects.create(
-            rule=f"r{at:%j}", status="resolved", severity="warning", summary="", started_at=at,
-            last_evaluated_at=at, resolved_at=at,
-        )  # fmt: skip
-        WebhookRejection.objects.create(reason="invalid_signature", minute=at.replace(second=0, microsecond=0), count=5)
-    Alert.objects.create(
-        rule="still", status="firing", severity="critical", summary="", started_at=old, last_evaluated_at=now
-    )
+        make_alert(f"r{at:%j}", status="resolved", severity="warning", started_at=at, resolved_at=at)
+        make_webhook_rejection(reason="invalid_signature", minute=at.replace(second=0, microsecond=0), count=5)
+    make_alert("still", status="firing", severity="critical", started_at=old, last_evaluated_at=now)
 
 
 def test_retention_deletes_only_rows_past_the_limit_in_batches(settings):
@@ -53,7 +55,7 @@ def test_retention_prunes_heartbeats_past_their_own_retention_in_hours(settings)
     settings.HEARTBEAT_RETENTION_HOURS = 48
     now = timezone.now()
     for hours in (24 * 91, 49, 47, 1):
-        Heartbeat.objects.create(node="n", pid=1, created_at=now - timedelta(hours=hours))
+        make_heartbeat(created_at=now - timedelta(hours=hours))
     done = retention(now=now, batch=1)
     assert done["rows"]["heartbeats"] == 2
     kept = sorted(now - at for at in Heartbeat.objects.values_list("created_at", flat=True))
@@ -91,10 +93,9 @@ def test_self_heal_requeues_stuck_emails_and_replays_failed_webhooks(settings, o
     now = timezone.now()
     make_email(status=Status.SENDING, attempts=1, claimed_at=now - timedelta(hours=1))
     event = stripe_events.succeeded("evt_heal", pi="pi_heal")
-    WebhookEvent.objects.create(
-        event_id="evt_heal", type=event["type"], payload=event, status="failed",
-        last_error="OperationalError: database is locked", received_at=now - timedelta(hours=2),
-    )  # fmt: skip
+    make_webhook_event(
+        event, status="failed", last_error="OperationalError: database is locked", received_at=now - timedelta(hours=2)
+    )
     with on_commit(execute=True):
         done = self_heal(now=now)
     assert done["emails"] == {"requeued": 1}

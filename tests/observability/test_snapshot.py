@@ -9,10 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from echopilot.models import Heartbeat
 from observability import services, system
 from observability.models import Snapshot
 from tests.constants import NOW
+from tests.factories import make_heartbeat, make_snapshot
 
 SEED_FIELDS = {
     ("system", "cpu_percent"): (float, type(None)),
@@ -66,7 +66,7 @@ def test_a_fresh_install_is_warming_up_not_critical(settings, live_server, log_d
     settings.PUBLIC_BASE_URL = live_server.url
     now = timezone.now()  # this test database was migrated moments ago: a fresh install
     for minute in range(3):
-        Heartbeat.objects.create(node="n", pid=1, created_at=now - timedelta(seconds=20 + 60 * minute))
+        make_heartbeat(created_at=now - timedelta(seconds=20 + 60 * minute))
     data = services.snapshot_take(blocking_cpu=False, now=now).data
     assert data["health"]["governance_status"] == "warming_up"
     assert data["health"]["overall"] != "critical"
@@ -107,7 +107,7 @@ def test_the_cpu_figure_comes_from_the_previous_sample_in_the_cache(no_blocking_
 
 @pytest.mark.django_db
 def test_the_plain_get_reads_the_stored_snapshot(api, monkeypatch):
-    stored = Snapshot.objects.create(taken_at=timezone.now() - timedelta(minutes=30), data={"ts": 1, "health": {}})
+    stored = make_snapshot(taken_at=timezone.now() - timedelta(minutes=30), data={"ts": 1, "health": {}})
 
     def refuse(**kwargs):
         raise AssertionError("the plain GET must not measure anything")
@@ -120,7 +120,7 @@ def test_the_plain_get_reads_the_stored_snapshot(api, monkeypatch):
 
 @pytest.mark.django_db
 def test_an_old_snapshot_is_stale_and_a_missing_one_is_taken(api, probe_down):
-    Snapshot.objects.create(taken_at=timezone.now() - timedelta(hours=3), data={"ts": 1})
+    make_snapshot(taken_at=timezone.now() - timedelta(hours=3), data={"ts": 1})
     assert api.get("/api/observability/snapshot").json()["stale"] is True
     Snapshot.objects.all().delete()
     body = api.get("/api/observability/snapshot").json()
@@ -131,7 +131,7 @@ def test_an_old_snapshot_is_stale_and_a_missing_one_is_taken(api, probe_down):
 @pytest.mark.django_db
 def test_the_history_filters_by_since_and_limits(api):
     for hours in range(5):
-        Snapshot.objects.create(taken_at=NOW - timedelta(hours=hours), data={"ts": hours})
+        make_snapshot(taken_at=NOW - timedelta(hours=hours), data={"ts": hours})
     body = api.get("/api/observability/snapshots", {"since": (NOW - timedelta(hours=2, minutes=30)).isoformat()}).json()
     assert [row["ts"] for row in body["results"]] == [0, 1, 2]
     assert api.get("/api/observability/snapshots?limit=1").json()["count"] == 1

@@ -8,26 +8,22 @@ from django.apps import apps
 from django.db import connection
 
 from observability.services import self_heal
-from payments.models import Payment, WebhookEvent
-from tests.factories import make_email, make_payment
+from payments.models import Payment
+from tests.factories import make_email, make_payment, make_webhook_event
 from tests.payments import stripe_events as se
 
 pytestmark = pytest.mark.django_db
 migration = importlib.import_module("payments.migrations.0003_poison_input")
 
 
-def stored(event: dict, status: str = "processed") -> WebhookEvent:
-    return WebhookEvent.objects.create(event_id=event["id"], type=event["type"], payload=event, status=status)
-
-
 def test_payments_above_the_maximum_are_removed_and_rebuilt_from_their_valid_events(api, admin_client):
     # Within the column on both databases, but above what Stripe can charge.
     receipt = make_email(payment=make_payment("pi_big", amount=Decimal("10000000.00")))
-    big = stored(se.succeeded("evt_big", pi="pi_big", amount=1_000_000_000))
+    big = make_webhook_event(se.succeeded("evt_big", pi="pi_big", amount=1_000_000_000))
     # A real payment whose amount a later event overwrote with an impossible one.
     make_payment("pi_123", amount=Decimal("10000000.00"), status="refunded")
-    good = stored(se.succeeded("evt_good"))
-    bad_refund = stored(se.refunded("evt_bad_refund", amount=1_000_000_000))
+    good = make_webhook_event(se.succeeded("evt_good"))
+    bad_refund = make_webhook_event(se.refunded("evt_bad_refund", amount=1_000_000_000))
     make_payment("pi_fine", amount=Decimal("999999.99"))
     make_payment("pi_yen", amount=Decimal("99999999.00"), currency="jpy")
 

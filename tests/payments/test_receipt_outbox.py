@@ -12,6 +12,7 @@ from notifications.models import Email, ErrorType, Status
 from notifications.tasks import email_sweep
 from payments.models import Payment, WebhookEvent
 from portal.models import PortalLink
+from tests.factories import make_payment
 from tests.payments import stripe_events as se
 
 BURST = 80
@@ -87,9 +88,7 @@ def test_the_sweep_creates_only_receipts_that_are_owed(read_audit, django_captur
     now = timezone.now()
 
     def pay(provider_id: str, *, email="ann@example.com", requested=now):
-        return Payment.objects.create(
-            provider_id=provider_id, email=email, amount=1, status="succeeded", receipt_requested_at=requested
-        )
+        return make_payment(provider_id, email=email, amount=1, status="succeeded", receipt_requested_at=requested)
 
     owed = pay("pi_owed", requested=now - timedelta(days=6))
     pay("pi_never_claimed", requested=None)

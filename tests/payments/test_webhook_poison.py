@@ -14,6 +14,7 @@ from observability.services import self_heal
 from payments.models import Payment, WebhookEvent, WebhookRejection
 from payments.rules import MAX_AMOUNT_MINOR
 from tests.constants import WEBHOOK_URL as URL
+from tests.factories import make_webhook_event
 from tests.payments import stripe_events as se
 
 pytestmark = pytest.mark.django_db
@@ -183,7 +184,7 @@ def test_an_invalid_event_is_terminal(deliver, settings):
 
 def test_a_stored_failed_event_that_is_invalid_becomes_invalid_when_replayed(monkeypatch):
     event = _intent(amount=-1, amount_received=-1)
-    WebhookEvent.objects.create(event_id="evt_ok", type=event["type"], payload=event, status="failed", attempts=3)
+    make_webhook_event(event, status="failed", attempts=3)
     assert self_heal()["webhooks"] == {"invalid": 1}
     assert self_heal()["webhooks"] == {}
     assert WebhookEvent.objects.get().status == "invalid"
@@ -191,9 +192,7 @@ def test_a_stored_failed_event_that_is_invalid_becomes_invalid_when_replayed(mon
 
 def test_the_reprocess_action_skips_invalid_events(admin_client):
     event = _intent(currency="xyz")
-    webhook = WebhookEvent.objects.create(
-        event_id="evt_ok", type=event["type"], payload=event, status="invalid", attempts=1
-    )
+    webhook = make_webhook_event(event, status="invalid", attempts=1)
     from payments.services import webhook_event_reprocess
 
     assert webhook_event_reprocess(webhook=webhook) == "skipped"
