@@ -12,6 +12,8 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.mail",
     "tests.fixtures.portal",
+    "tests.fixtures.slow",
     "tests.fixtures.telegram",
     "tests.fixtures.cluster",  # after mail, which it imports (a plugin imported earlier is not assert-rewritten)
+    "pytester",  # for the tests of tests/fixtures/slow.py
 ]

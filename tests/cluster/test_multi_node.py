@@ -18,6 +18,7 @@ from tests.fixtures.cluster import GUARD_MAX_PER_HOUR, at_once
 from tests.payments import stripe_events as se
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.cluster,
     pytest.mark.skipif(
         not (

@@ -20,6 +20,9 @@ from tests.constants import DASH_KEY
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 
+# Every operation, with and without a key, FUZZ_EXAMPLES times: some 20 s of CPU with the default 15.
+pytestmark = pytest.mark.slow
+
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, headers={"X-Dash-Key": DASH_KEY})
 
 

@@ -52,6 +52,7 @@ def admin_pages(admin_client) -> str:
     return "\n".join(pages)
 
 
+@pytest.mark.slow
 def test_after_a_receipt_is_sent_nothing_at_rest_holds_a_link_that_opens_the_portal(
     deliver, smtp_server, admin_client, api, log_dir, caplog
 ):

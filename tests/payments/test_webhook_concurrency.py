@@ -59,6 +59,7 @@ def test_different_events_for_one_payment_at_once_end_refunded():
     ]
 
 
+@pytest.mark.slow
 def test_refusals_at_once_are_all_counted_on_one_row_per_minute(read_audit):
     per_thread = 20
     barrier = threading.Barrier(THREADS)

@@ -219,6 +219,7 @@ def test_a_processing_failure_is_still_failed_and_answered_500(deliver, monkeypa
 # --- Unsigned junk ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_refused_deliveries_are_counted_not_stored_one_by_one(read_audit, django_capture_on_commit_callbacks):
     client = Client()
     with django_capture_on_commit_callbacks(execute=True):
@@ -237,6 +238,7 @@ def test_refused_deliveries_are_counted_not_stored_one_by_one(read_audit, django
         assert len(rows) == 2 and len(lines) <= 2 * 3
 
 
+@pytest.mark.slow
 def test_a_thousand_refusals_add_one_row_and_four_lines(read_audit, django_capture_on_commit_callbacks):
     """The bound: a row per reason and minute, an audit line at its counts 1, 10, 100, 1000, ... (10,000: five)."""
     from payments.services import webhook_reject

@@ -25,6 +25,7 @@ def test_it_is_the_cache_without_redis():
     assert settings.CACHES["default"]["BACKEND"] == "echopilot.cache.FileCache"
 
 
+@pytest.mark.slow
 def test_counting_from_several_processes_at_once_loses_no_count(tmp_path):
     processes = [multiprocessing.Process(target=count_many, args=(tmp_path, 150)) for _ in range(4)]
     for process in processes:
@@ -35,6 +36,7 @@ def test_counting_from_several_processes_at_once_loses_no_count(tmp_path):
     assert make_cache(tmp_path).get("hits") == 600
 
 
+@pytest.mark.slow
 def test_a_count_keeps_its_expiry(tmp_path):
     cache = FileCache(str(tmp_path), {"TIMEOUT": 1})  # the default timeout must not replace the counter's own
     cache.add("hour", 0, timeout=3600)

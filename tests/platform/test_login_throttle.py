@@ -202,6 +202,7 @@ def test_after_a_real_login_the_api_docs_open_with_the_session(ops):
     assert client.get("/api/schema/").status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_parallel_guesses_are_all_counted(ops, settings):
     """Guesses sent at once lose no count (django-axes adds with F() under a row lock) and lock the name."""

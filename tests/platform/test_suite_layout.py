@@ -24,10 +24,10 @@ def conftest_imports(path: Path) -> list[str]:
 
 
 def test_no_test_module_imports_from_a_conftest():
-    offenders = {
-        str(path.relative_to(TESTS)): conftest_imports(path) for path in TESTS.rglob("*.py") if conftest_imports(path)
-    }
-    assert offenders == {}, "fixtures come from tests/fixtures (pytest_plugins), values from tests/constants.py"
+    found = {str(path.relative_to(TESTS)): conftest_imports(path) for path in TESTS.rglob("*.py")}
+    assert {path: modules for path, modules in found.items() if modules} == {}, (
+        "fixtures come from tests/fixtures (pytest_plugins), values from tests/constants.py"
+    )
 
 
 def test_the_check_sees_a_conftest_import(tmp_path):
@@ -55,3 +55,41 @@ def test_every_fixtures_module_is_a_plugin(pytestconfig):
 @pytest.mark.parametrize("name", ["factories.py", "constants.py"])
 def test_there_is_one_module_of_each_kind(name):
     assert [str(path.relative_to(TESTS)) for path in TESTS.rglob(name)] == [name]
+
+
+SLOW_AND_QUICK = """
+import time
+
+import pytest
+
+
+def test_unmarked_and_slow():
+    time.sleep(0.3)
+
+
+@pytest.mark.slow
+def test_marked_and_slow():
+    time.sleep(0.3)
+
+
+def test_quick():
+    pass
+"""
+
+
+def test_check_slow_fails_an_unmarked_test_over_the_limit(pytester, monkeypatch):
+    monkeypatch.setenv("CHECK_SLOW", "0.2")
+    pytester.makeini("[pytest]\nmarkers = slow\n")
+    pytester.makeconftest("pytest_plugins = ['tests.fixtures.slow']")
+    pytester.makepyfile(SLOW_AND_QUICK)
+    result = pytester.runpytest_inprocess("-p", "no:django", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*test_unmarked_and_slow*", "*over CHECK_SLOW=0.2: mark it slow*"])
+
+
+def test_without_check_slow_nothing_is_timed(pytester, monkeypatch):
+    monkeypatch.delenv("CHECK_SLOW", raising=False)
+    pytester.makeini("[pytest]\nmarkers = slow\n")
+    pytester.makeconftest("pytest_plugins = ['tests.fixtures.slow']")
+    pytester.makepyfile(SLOW_AND_QUICK)
+    pytester.runpytest_inprocess("-p", "no:django", "-p", "no:cacheprovider").assert_outcomes(passed=3)
