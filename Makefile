@@ -8,7 +8,7 @@ PIP_INSTALL := $(PY) -m pip install --progress-bar on
 RUNTIME := $(VENV)/.installed-runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run run-cluster test lint admin install install-dev migrate bench bench-startup fuzz clean
+.PHONY: run run-cluster test test-fast lint admin install install-dev migrate bench bench-startup fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -50,6 +50,10 @@ run-cluster: $(RUNTIME) .env
 ## Run the whole test suite (on DATABASE_URL when set, otherwise SQLite).
 test: $(DEV)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## The suite without the tests marked slow (processes, servers, a browser, or more than about a second): the edit loop.
+test-fast: $(DEV)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(VENV)/bin/ruff check .

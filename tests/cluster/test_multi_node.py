@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.cluster.conftest import GUARD_MAX_PER_HOUR, at_once
 from tests.faults.processes import wait_until
+from tests.fixtures.cluster import GUARD_MAX_PER_HOUR, at_once
 from tests.payments import stripe_events as se
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.cluster,
     pytest.mark.skipif(
         not (

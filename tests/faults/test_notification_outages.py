@@ -16,6 +16,7 @@ def time_passes(model) -> None:
     model.objects.filter(status=Status.QUEUED).update(next_attempt_at=timezone.now())
 
 
+@pytest.mark.slow
 def test_emails_queued_while_smtp_is_down_are_all_delivered_exactly_once_when_it_returns(
     smtp_server, read_audit, django_capture_on_commit_callbacks
 ):

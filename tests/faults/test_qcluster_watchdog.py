@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.constants import BOT_TOKEN, CHAT_ID
 from tests.faults.processes import (
     BASE_DIR,
     Serve,
@@ -32,7 +33,6 @@ from tests.faults.processes import (
     start_manage,
     wait_until,
 )
-from tests.notifications.conftest import BOT_TOKEN, CHAT_ID
 
 pytestmark = pytest.mark.slow
 

@@ -14,11 +14,6 @@ CHECKS = "/admin/fraud/fraudcheck/"
 VIEW = ("fraud.view_fraudreview", "fraud.view_fraudcheck")
 
 
-@pytest.fixture
-def review_check():
-    return fraud_check_create(email="big@example.com", amount=Decimal("6000.00"), card_fingerprint="fpX")
-
-
 def test_a_view_only_user_sees_the_queue_without_the_decisions(staff_login, review_check):
     client = staff_login(*VIEW)
     page = client.get(REVIEWS).content.decode()

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from fraud.models import FraudCheck, FraudReview, ListEntry
 from fraud.services import fraud_check_create
-from payments.models import Payment
+from tests.factories import make_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -157,7 +157,7 @@ def test_the_same_payment_id_returns_the_stored_decision_and_counts_once(api):
 
 
 def test_a_check_is_linked_to_its_payment(api):
-    payment = Payment.objects.create(provider_id="pi_7", email="buyer@example.com", amount=Decimal("10.00"))
+    payment = make_payment("pi_7", email="buyer@example.com", amount=Decimal("10.00"))
     check(api, payment_id="pi_7")
     assert FraudCheck.objects.get().payment == payment
 

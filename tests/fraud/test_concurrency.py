@@ -37,6 +37,7 @@ def run_at_once(count, work):
     return results
 
 
+@pytest.mark.slow
 def test_fifty_simultaneous_checks_of_one_card_allow_exactly_the_maximum(settings):
     settings.GUARD_MAX_PER_HOUR = 5
     client_key = {"HTTP_X_DASH_KEY": "test-dash-key-1"}

@@ -15,11 +15,6 @@ from fraud.services import REJECTION_NEEDS_A_REASON, fraud_check_create, fraud_r
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def review_check():
-    return fraud_check_create(email="big@example.com", amount=Decimal("6000.00"), card_fingerprint="fpX")
-
-
 def test_an_operator_approves_a_review_through_the_api(api, review_check):
     response = api.post(
         f"/api/fraud/checks/{review_check.check_id}/review", {"action": "approve", "note": "called them"}, format="json"

@@ -26,6 +26,7 @@ def seed(*args, stderr=None) -> str:
     return out.getvalue()
 
 
+@pytest.mark.slow
 def test_it_seeds_payments_events_and_customers():
     output = seed("--payments", "2000", "--days", "7", "--seed", "1")
     assert "seeded 2000 payments of 100 customers over 7 days" in output
@@ -39,6 +40,7 @@ def test_it_seeds_payments_events_and_customers():
     assert all(p.amount.as_tuple().exponent == -2 and p.amount > 0 for p in Payment.objects.all()[:100])
 
 
+@pytest.mark.slow
 def test_failed_events_leave_pending_payments_that_replay_fixes():
     seed("--payments", "3000", "--seed", "7")
     failed = WebhookEvent.objects.filter(status="failed").count()
@@ -108,6 +110,7 @@ def test_seeded_events_and_checks_have_their_audit_lines(read_audit, django_capt
     assert (fraud["missing_in_log"], fraud["missing_in_db"]) == (0, 0)
 
 
+@pytest.mark.slow
 def test_every_payment_was_checked_before_it_and_blocked_attempts_were_not_charged():
     seed("--payments", "3000", "--days", "7", "--seed", "11")
     checks = {check.payment_ref: check for check in FraudCheck.objects.all()}
@@ -122,6 +125,7 @@ def test_every_payment_was_checked_before_it_and_blocked_attempts_were_not_charg
     assert "velocity" in reasons  # card-testing bursts ran into the hourly limit
 
 
+@pytest.mark.slow
 def test_reviews_form_a_queue_and_older_ones_are_closed():
     seed("--payments", "3000", "--days", "7", "--seed", "11")
     reviews = FraudReview.objects.select_related("fraud_check")
@@ -136,6 +140,7 @@ def test_reviews_form_a_queue_and_older_ones_are_closed():
         assert Payment.objects.get(provider_id=review.fraud_check.payment_ref).status == "refunded"
 
 
+@pytest.mark.slow
 def test_the_backtest_under_the_seeds_settings_changes_no_decision():
     seed("--payments", "3000", "--days", "7", "--seed", "11")
     config = RuleConfig.from_settings()
@@ -149,6 +154,7 @@ def test_the_backtest_under_the_seeds_settings_changes_no_decision():
     assert stricter.table[("allow", "review")] > 0
 
 
+@pytest.mark.slow
 def test_it_prints_plain_progress_lines_when_not_on_a_terminal():
     err = StringIO()
     seed("--payments", "2000", "--seed", "2", stderr=err)
@@ -159,6 +165,7 @@ def test_it_prints_plain_progress_lines_when_not_on_a_terminal():
     assert lines[-1].startswith("seed_demo: 2,000/2,000 payments (100%")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_service_keeps_writing_while_the_seed_runs():
     """Another connection's write transactions get through between seed_demo's batches, and see them.

@@ -16,9 +16,12 @@ from schemathesis import checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from echopilot.wsgi import application
-from tests.conftest import DASH_KEY
+from tests.constants import DASH_KEY
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
+
+# Every operation, with and without a key, FUZZ_EXAMPLES times: some 20 s of CPU with the default 15.
+pytestmark = pytest.mark.slow
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, headers={"X-Dash-Key": DASH_KEY})
 

@@ -84,7 +84,7 @@ def as_json_schema(node):
 def schema(django_db_blocker):
     from rest_framework.test import APIClient
 
-    from tests.conftest import DASH_KEY
+    from tests.constants import DASH_KEY
 
     client = APIClient()
     client.credentials(HTTP_X_DASH_KEY=DASH_KEY)

@@ -7,9 +7,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from notifications.models import Email, Status, TelegramMessage
-from payments.models import Payment
-from tests.notifications.factories import make_email
+from notifications.models import Email, Status
+from tests.factories import make_email, make_payment, make_telegram_message
 
 pytestmark = pytest.mark.django_db
 
@@ -61,9 +60,7 @@ def test_resend_creates_a_new_email_with_a_new_message_id(admin_client):
 @pytest.mark.parametrize("count", [2, 6])
 def test_resend_reads_the_payments_with_the_emails_not_one_query_each(admin_client, count):
     selected = [
-        make_email(
-            payment=Payment.objects.create(provider_id=f"pi_{n}", email="ann@example.com", amount=Decimal("1"))
-        ).pk
+        make_email(payment=make_payment(f"pi_{n}", email="ann@example.com", amount=Decimal("1"))).pk
         for n in range(count)
     ]
     with CaptureQueriesContext(connection) as queries:
@@ -86,8 +83,8 @@ def test_emails_cannot_be_added_or_edited(admin_client):
 
 
 def test_failed_telegram_messages_show_their_error_and_can_be_requeued(admin_client):
-    message = TelegramMessage.objects.create(
-        chat_id="1", text="t", status=Status.FAILED, attempts=1, last_error="HTTP 400: Bad Request: chat not found"
+    message = make_telegram_message(
+        status=Status.FAILED, attempts=1, last_error="HTTP 400: Bad Request: chat not found"
     )
     page = admin_client.get("/admin/notifications/telegrammessage/", {"status__exact": "failed"}).content.decode()
     assert "chat not found" in page
@@ -116,7 +113,7 @@ def test_resending_emails_needs_the_resend_permission(staff_login):
 
 
 def test_requeueing_telegram_messages_needs_the_requeue_permission(staff_login):
-    message = TelegramMessage.objects.create(chat_id="1", text="t", status=Status.FAILED, attempts=1)
+    message = make_telegram_message(status=Status.FAILED, attempts=1)
     url = "/admin/notifications/telegrammessage/"
     viewer = staff_login("notifications.view_telegrammessage", username="viewer")
     assert viewer.post(url, {"action": "requeue", "_selected_action": [message.pk], "index": "0"}).status_code == 403

@@ -10,7 +10,7 @@ from django.utils import timezone
 from notifications import tasks
 from notifications.models import Email, Status
 from notifications.services import email_deliver, email_deliver_due, email_sweep
-from tests.notifications.factories import make_email
+from tests.factories import make_email
 
 pytestmark = pytest.mark.django_db
 

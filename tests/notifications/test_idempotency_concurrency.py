@@ -7,7 +7,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from notifications.models import Email
-from tests.conftest import DASH_KEY
+from tests.constants import DASH_KEY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/api/email/send"

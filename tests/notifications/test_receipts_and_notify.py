@@ -7,21 +7,17 @@ import pytest
 
 from notifications.models import Email, Kind, Status, TelegramMessage
 from notifications.services import email_deliver_due, notify, receipt_send
-from payments.models import Payment
+from tests.factories import make_payment
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def payment():
-    return Payment.objects.create(
-        provider_id="pi_123",
-        email="ann@example.com",
-        amount=Decimal("1200.00"),
-        currency="jpy",
-        status=Payment.Status.SUCCEEDED,
+    return make_payment(
+        "pi_123", email="ann@example.com", amount=Decimal("1200.00"), currency="jpy",
         created_at=datetime(2026, 3, 4, 5, 6, tzinfo=UTC),
-    )
+    )  # fmt: skip
 
 
 def test_a_receipt_shows_the_amount_payment_and_date_in_text_and_html(payment, smtp_server):
@@ -68,7 +64,7 @@ def test_a_payment_without_a_valid_address_gets_no_receipt(
 
 
 def test_receipt_values_are_escaped_in_the_html(smtp_server):
-    payment = Payment.objects.create(provider_id="pi_<b>", email="ann@example.com", amount=Decimal("1"))
+    payment = make_payment("pi_<b>", email="ann@example.com", amount=Decimal("1"))
     receipt_send(payment=payment)
     email_deliver_due()
     html = smtp_server.messages[0]["message"].get_body(("html",)).get_content()

@@ -8,7 +8,7 @@ from django.utils import timezone
 from notifications import services
 from notifications.models import Status, TelegramMessage
 from notifications.services import telegram_send, telegram_sweep
-from tests.notifications.conftest import BOT_TOKEN, CHAT_ID
+from tests.constants import BOT_TOKEN, CHAT_ID
 
 pytestmark = pytest.mark.django_db
 

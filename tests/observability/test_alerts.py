@@ -11,8 +11,8 @@ from notifications.models import Email, Kind, Status, TelegramMessage
 from observability.alerts import alerts_evaluate, evaluation_lock_acquire, evaluation_lock_release
 from observability.models import Alert, EvaluationLock, Silence
 from payments.models import WebhookEvent, WebhookRejection
-from tests.observability.conftest import NOW
-from tests.payments.factories import make_payment
+from tests.constants import NOW
+from tests.factories import make_payment, make_webhook_event
 
 pytestmark = pytest.mark.django_db
 MIN = timedelta(minutes=1)
@@ -20,7 +20,7 @@ MIN = timedelta(minutes=1)
 
 def failed_webhooks(count: int, at, status=WebhookEvent.Status.FAILED):
     for n in range(count):
-        WebhookEvent.objects.create(
+        make_webhook_event(
             event_id=f"evt_{at:%H%M}_{status}_{n}" if status != WebhookEvent.Status.REJECTED else "",
             type="payment_intent.succeeded",
             status=status,

@@ -9,8 +9,8 @@ from fraud.models import FraudCheck, FraudReview
 from notifications.models import Email, Kind
 from observability.models import Alert, Snapshot
 from observability.reports import daily_report_send
-from tests.observability.conftest import NOW
-from tests.payments.factories import make_payment
+from tests.constants import NOW
+from tests.factories import make_payment
 
 pytestmark = pytest.mark.django_db
 YESTERDAY = NOW - timedelta(days=1)

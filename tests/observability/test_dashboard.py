@@ -3,25 +3,19 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from observability import rules
-from observability.models import Snapshot
-from tests.payments.factories import make_payment
+from tests.factories import make_payment, make_snapshot, make_user
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff_client(client):
+def staff_client(staff_login):
     """A staff user who holds the dashboard permission (tests/platform/test_permissions.py checks the others)."""
-    user = User.objects.create_user("ops", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="observability", codename="view_dashboard")
-    )
-    client.force_login(user)
-    return client
+    return staff_login("observability.view_dashboard", username="ops")
 
 
 def test_anonymous_users_are_sent_to_the_admin_login(client):
@@ -31,7 +25,7 @@ def test_anonymous_users_are_sent_to_the_admin_login(client):
 
 
 def test_non_staff_users_are_sent_to_the_login_too(client):
-    client.force_login(User.objects.create_user("customer"))
+    client.force_login(make_user("customer", is_staff=False))
     assert client.get("/dashboard/").status_code == 302
 
 
@@ -40,7 +34,7 @@ def test_the_dashboard_draws_charts_from_seeded_data(staff_client):
     make_payment("pi_a", created_at=now - timedelta(hours=2))
     make_payment("pi_b", status="failed", created_at=now - timedelta(hours=2))
     make_payment("pi_c", currency="jpy", amount="120000", created_at=now - timedelta(hours=3))
-    Snapshot.objects.create(
+    make_snapshot(
         taken_at=now - timedelta(hours=1),
         data={"ts_iso": "x", "system": {"cpu_percent": 12.0, "mem_percent": 40.0, "disk_percent": 55.0},
               "api": {"healthy": True, "latency_sec": 0.01},
@@ -68,7 +62,7 @@ def test_the_dashboard_shows_a_fresh_install_warming_up(staff_client):
         ],
         margin=2,
     )
-    Snapshot.objects.create(
+    make_snapshot(
         taken_at=now,
         data={"ts_iso": "x", "system": {"cpu_percent": 1.0, "mem_percent": 1.0, "disk_percent": 1.0},
               "api": {"healthy": True, "latency_sec": 0.01}, "governance": governance,

@@ -5,21 +5,12 @@ from datetime import timedelta
 import pytest
 
 from echopilot.models import Heartbeat
-from fraud.models import FraudCheck
 from notifications.models import Status
 from observability import rules, selectors
-from tests.notifications.factories import make_email
-from tests.observability.conftest import NOW
-from tests.payments.factories import make_payment
+from tests.constants import NOW
+from tests.factories import make_email, make_fraud_check, make_heartbeat, make_payment
 
 pytestmark = pytest.mark.django_db
-
-
-def fraud_check(decision: str, at):
-    FraudCheck.objects.create(
-        email="a@example.com", amount=1, currency="usd", card_type="credit", card_key="k",
-        decision=decision, reason="r", rule="r", ruleset_version="v", created_at=at,
-    )  # fmt: skip
 
 
 def test_kpis_on_seeded_data(settings, installed):
@@ -33,11 +24,11 @@ def test_kpis_on_seeded_data(settings, installed):
     make_payment("pi_pending", status="pending", created_at=hour)  # not finished: not counted
     make_payment("pi_old", status="failed", created_at=NOW - timedelta(hours=25))  # outside the window
     for decision in ["allow"] * 7 + ["review", "block", "block"]:
-        fraud_check(decision, hour)
+        make_fraud_check(decision=decision, created_at=hour)
     for status in [Status.SENT] * 19 + [Status.FAILED, Status.QUEUED]:
         make_email(status=status, created_at=hour)
     for minute in range(1440 - 30):  # the scheduler was down for half an hour
-        Heartbeat.objects.create(node="n", pid=1, created_at=NOW - timedelta(minutes=1440 - minute))
+        make_heartbeat(created_at=NOW - timedelta(minutes=1440 - minute))
         if minute % 2:
             Heartbeat.objects.create(node="m", pid=2, created_at=NOW - timedelta(minutes=1440 - minute, seconds=-5))
 
@@ -65,9 +56,9 @@ def test_a_fresh_install_is_warming_up_not_failing(installed):
     """Three hours after installation, with the scheduler beating every minute: nothing reads as failing."""
     installed(NOW - timedelta(hours=3))
     for minute in range(180):
-        Heartbeat.objects.create(node="n", pid=1, created_at=NOW - timedelta(minutes=180 - minute))
+        make_heartbeat(created_at=NOW - timedelta(minutes=180 - minute))
     for decision in ["allow", "block"]:  # a first test of the guard: 50% blocked
-        fraud_check(decision, NOW - timedelta(hours=1))
+        make_fraud_check(decision=decision, created_at=NOW - timedelta(hours=1))
 
     kpis = selectors.governance_kpis(now=NOW)
     assert {kpi.name: kpi.value for kpi in kpis}["scheduler_uptime"] == 100.0  # of the 180 minutes so far, not 12.5%
@@ -92,7 +83,7 @@ def test_a_fresh_install_is_warming_up_not_failing(installed):
 def test_after_a_full_window_the_kpis_are_judged(installed):
     installed(NOW - timedelta(hours=24))  # exactly one window ago: full
     for minute in range(600):  # the scheduler ran for only 10 of the 24 hours
-        Heartbeat.objects.create(node="n", pid=1, created_at=NOW - timedelta(minutes=600 - minute))
+        make_heartbeat(created_at=NOW - timedelta(minutes=600 - minute))
     result = rules.governance(selectors.governance_kpis(now=NOW), margin=2)
     assert result["kpis"]["scheduler_uptime"] == {
         "value": 41.67, "target": 99.0, "direction": "min", "status": "failing", "warming_up_until": None, "note": None,

@@ -13,7 +13,7 @@ from notifications.models import Status
 from observability.housekeeping import retention_apply, self_heal_run
 from observability.models import Alert, Snapshot
 from payments.models import Payment, WebhookEvent, WebhookRejection
-from tests.notifications.factories import make_email
+from tests.factories import make_email
 from tests.payments import stripe_events
 
 pytestmark = pytest.mark.django_db

@@ -6,10 +6,8 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from fraud.models import FraudCheck
 from notifications.models import Status
-from observability.models import Alert
-from tests.notifications.factories import make_email
+from tests.factories import make_alert, make_email, make_fraud_check
 
 pytestmark = pytest.mark.django_db
 
@@ -19,14 +17,8 @@ def families(response) -> dict:
 
 
 def test_metrics_parse_and_carry_business_and_request_figures(client):
-    FraudCheck.objects.create(
-        email="a@example.com", amount=1, currency="usd", card_type="credit", card_key="k",
-        decision="block", reason="r", rule="r", ruleset_version="v",
-    )  # fmt: skip
-    Alert.objects.create(
-        rule="webhook_failures", status="firing", severity="critical", summary="",
-        started_at=timezone.now(), last_evaluated_at=timezone.now(),
-    )  # fmt: skip
+    make_fraud_check(decision="block")
+    make_alert("webhook_failures", status="firing", severity="critical")
     make_email(status=Status.FAILED)
     make_email(status=Status.FAILED)
     make_email(status=Status.SENT)

@@ -18,8 +18,8 @@ from django.utils import timezone
 from echopilot.models import Heartbeat
 from observability import snapshots, system
 from observability.models import Snapshot
+from tests.constants import NOW
 from tests.faults.processes import BASE_DIR
-from tests.observability.conftest import NOW
 
 CONTRACT_FIELDS = {
     ("system", "cpu_percent"): (float,),

@@ -11,7 +11,7 @@ from notifications.models import Email, Kind, Status, TelegramMessage
 from notifications.services import email_deliver, telegram_sweep
 from observability.models import Silence
 from observability.stall import task_queue_alert
-from tests.notifications.conftest import CHAT_ID
+from tests.constants import CHAT_ID
 
 pytestmark = pytest.mark.django_db
 

@@ -4,12 +4,12 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_q.models import Schedule
 from prometheus_client.parser import text_string_to_metric_families
 
 from echopilot.audit import utc_iso
 from echopilot.models import Heartbeat
 from echopilot.taskqueue import task_queue_event_record
+from tests.factories import make_heartbeat, make_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +28,8 @@ def staff_client(staff_login):
 
 
 def heartbeat_schedule(*, last_beat_ago: timedelta) -> Heartbeat:
-    row = Schedule.objects.create(name="heartbeat", func="echopilot.tasks.heartbeat", schedule_type="I", minutes=1)
-    Schedule.objects.filter(pk=row.pk).update(next_run=timezone.now() + timedelta(seconds=30))
-    return Heartbeat.objects.create(node="shop-q1", pid=1, created_at=timezone.now() - last_beat_ago)
+    make_schedule("heartbeat", next_run=timezone.now() + timedelta(seconds=30))
+    return make_heartbeat(node="shop-q1", created_at=timezone.now() - last_beat_ago)
 
 
 def samples(client) -> dict:
@@ -59,8 +58,7 @@ def test_a_working_task_queue_has_no_banner(staff_client):
 def test_metrics_carry_the_heartbeat_and_queue_ages_and_the_stall(client, settings):
     settings.TASKS_STALL_SECONDS = 150
     heartbeat_schedule(last_beat_ago=timedelta(seconds=50))
-    Schedule.objects.create(name="late", func="x.y", schedule_type="I", minutes=5)
-    Schedule.objects.filter(name="late").update(next_run=timezone.now() - timedelta(seconds=100))
+    make_schedule("late", func="x.y", minutes=5, next_run=timezone.now() - timedelta(seconds=100))
     found = samples(client)
     assert 50 <= found["echopilot_task_heartbeat_age_seconds"] < 60
     assert 100 <= found["echopilot_task_schedule_late_seconds"] < 110

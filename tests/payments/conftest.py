@@ -1,10 +1,9 @@
 import pytest
 from django.test import Client
 
-from tests.notifications.conftest import smtp_server  # noqa: F401 - shared fixture (receipts)
+from tests.constants import WEBHOOK_URL
 from tests.payments.stripe_events import SECRET, body, sign
 
-URL = "/api/webhooks/stripe"
 SIGNED = object()  # sign the body correctly
 
 
@@ -22,6 +21,6 @@ def deliver():
         if signature is SIGNED:
             signature = sign(payload)
         headers = {} if signature is None else {"HTTP_STRIPE_SIGNATURE": signature}
-        return Client().post(URL, payload, content_type=content_type, **headers)
+        return Client().post(WEBHOOK_URL, payload, content_type=content_type, **headers)
 
     return post

@@ -1,11 +1,10 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from payments.models import Payment, WebhookEvent
+from payments.models import Payment
+from tests.factories import make_payment, make_webhook_event, make_webhook_rejection
 from tests.payments import stripe_events as se
-from tests.payments.factories import make_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +32,7 @@ def test_payment_amounts_are_read_only(admin_client):
 
 
 def test_webhook_events_are_read_only(admin_client):
-    webhook = WebhookEvent.objects.create(event_id="evt_1", type="charge.refunded", status="processed", payload={})
+    webhook = make_webhook_event(event_id="evt_1", type="charge.refunded", status="processed")
     response = admin_client.get(f"/admin/payments/webhookevent/{webhook.pk}/change/")
     assert response.status_code == 200
     assert 'name="status"' not in response.text
@@ -45,12 +44,8 @@ def test_webhook_events_are_read_only(admin_client):
 
 
 def test_the_reprocess_action_processes_failed_events_only(admin_client):
-    failed = WebhookEvent.objects.create(
-        event_id="evt_ok", type="payment_intent.succeeded", payload=se.succeeded(), status="failed", attempts=1
-    )
-    processed = WebhookEvent.objects.create(
-        event_id="evt_fail", type="payment_intent.payment_failed", payload=se.failed(), status="processed", attempts=1
-    )
+    failed = make_webhook_event(se.succeeded(), status="failed", attempts=1)
+    processed = make_webhook_event(se.failed(), status="processed", attempts=1)
     response = admin_client.post(
         "/admin/payments/webhookevent/",
         {"action": "reprocess", "_selected_action": [failed.pk, processed.pk]},
@@ -89,9 +84,7 @@ def test_payment_search_is_exact_and_skips_the_full_count(admin_client):
 
 
 def test_reprocessing_needs_the_reprocess_permission(staff_login):
-    failed = WebhookEvent.objects.create(
-        event_id="evt_ok", type="payment_intent.succeeded", payload=se.succeeded(), status="failed", attempts=1
-    )
+    failed = make_webhook_event(se.succeeded(), status="failed", attempts=1)
     url = "/admin/payments/webhookevent/"
     viewer = staff_login("payments.view_webhookevent", username="viewer")
     page = viewer.get(url).content.decode()
@@ -120,15 +113,12 @@ def test_an_edited_email_must_be_an_address_to_send_to(admin_client, email):
     response = admin_client.post(f"/admin/payments/payment/{payment.pk}/change/", form)
     assert response.status_code == 200  # the form again, with the error
     payment.refresh_from_db()
-    assert payment.email == "ada@example.com"
+    assert payment.email == "ann@example.com"
 
 
 def test_refused_deliveries_are_listed_with_their_counts(admin_client):
-    from payments.models import WebhookRejection
 
-    WebhookRejection.objects.create(
-        reason="invalid_signature", minute=timezone.now().replace(second=0, microsecond=0), count=1234
-    )
+    make_webhook_rejection(reason="invalid_signature", count=1234)
     response = admin_client.get("/admin/payments/webhookrejection/")
     assert response.status_code == 200
     assert "1234" in response.text and "invalid_signature" in response.text
@@ -136,6 +126,6 @@ def test_refused_deliveries_are_listed_with_their_counts(admin_client):
 
 
 def test_invalid_events_can_be_filtered(admin_client):
-    WebhookEvent.objects.create(event_id="evt_bad", type="charge.refunded", status="invalid", last_error="why")
+    make_webhook_event(event_id="evt_bad", type="charge.refunded", status="invalid", last_error="why")
     response = admin_client.get("/admin/payments/webhookevent/", {"status__exact": "invalid"})
     assert "evt_bad" in response.text

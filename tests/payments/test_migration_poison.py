@@ -9,9 +9,8 @@ from django.db import connection
 
 from observability.housekeeping import self_heal_run
 from payments.models import Payment, WebhookEvent
-from tests.notifications.factories import make_email
+from tests.factories import make_email, make_payment
 from tests.payments import stripe_events as se
-from tests.payments.factories import make_payment
 
 pytestmark = pytest.mark.django_db
 migration = importlib.import_module("payments.migrations.0003_poison_input")

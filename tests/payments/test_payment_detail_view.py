@@ -1,6 +1,6 @@
 import pytest
 
-from tests.payments.factories import make_payment
+from tests.factories import make_payment
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.payments.factories import make_payment
+from tests.factories import make_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def test_it_lists_payments_newest_first(api, payments):
     assert ids(response) == ["pi_new", "pi_grace", "pi_failed", "pi_old"]
     assert body["results"][0] == {
         "id": "pi_new",
-        "email": "ada@example.com",
+        "email": "ann@example.com",
         "amount": "10.00",
         "currency": "usd",
         "status": "succeeded",

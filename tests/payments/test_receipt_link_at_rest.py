@@ -17,8 +17,8 @@ from notifications.links import PORTAL_LINK_PLACEHOLDER
 from notifications.models import Email
 from payments.models import Payment, WebhookEvent
 from portal.models import PortalLink
+from tests.fixtures.portal import path_of
 from tests.payments import stripe_events as se
-from tests.portal.conftest import path_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,6 +52,7 @@ def admin_pages(admin_client) -> str:
     return "\n".join(pages)
 
 
+@pytest.mark.slow
 def test_after_a_receipt_is_sent_nothing_at_rest_holds_a_link_that_opens_the_portal(
     deliver, smtp_server, admin_client, api, log_dir, caplog
 ):

@@ -18,6 +18,7 @@ from tests.payments import stripe_events as se
 BURST = 80
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_burst_of_payments_for_one_email_is_all_recorded_and_every_receipt_delivered(deliver, smtp_server):
     statuses = [deliver(se.succeeded(f"evt_{n}", pi=f"pi_{n}")).status_code for n in range(BURST)]

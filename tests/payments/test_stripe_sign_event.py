@@ -5,8 +5,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from payments.models import Payment
+from tests.constants import WEBHOOK_URL as URL
 from tests.payments import stripe_events as se
-from tests.payments.conftest import URL
 
 
 def test_it_prints_a_curl_command_that_delivers_the_event(tmp_path, client, db):

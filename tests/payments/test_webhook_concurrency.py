@@ -5,8 +5,8 @@ from django.db import connection
 from django.test import Client
 
 from payments.models import Payment, WebhookEvent, WebhookRejection
+from tests.constants import WEBHOOK_URL as URL
 from tests.payments import stripe_events as se
-from tests.payments.conftest import URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,6 +59,7 @@ def test_different_events_for_one_payment_at_once_end_refunded():
     ]
 
 
+@pytest.mark.slow
 def test_refusals_at_once_are_all_counted_on_one_row_per_minute(read_audit):
     per_thread = 20
     barrier = threading.Barrier(THREADS)

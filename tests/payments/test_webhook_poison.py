@@ -13,8 +13,8 @@ from django.test import Client
 from echopilot.money import MAX_AMOUNT_MINOR
 from observability.housekeeping import self_heal_run
 from payments.models import Payment, WebhookEvent, WebhookRejection
+from tests.constants import WEBHOOK_URL as URL
 from tests.payments import stripe_events as se
-from tests.payments.conftest import URL
 
 pytestmark = pytest.mark.django_db
 
@@ -220,6 +220,7 @@ def test_a_processing_failure_is_still_failed_and_answered_500(deliver, monkeypa
 # --- Unsigned junk ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_refused_deliveries_are_counted_not_stored_one_by_one(read_audit, django_capture_on_commit_callbacks):
     client = Client()
     with django_capture_on_commit_callbacks(execute=True):
@@ -238,6 +239,7 @@ def test_refused_deliveries_are_counted_not_stored_one_by_one(read_audit, django
         assert len(rows) == 2 and len(lines) <= 2 * 3
 
 
+@pytest.mark.slow
 def test_a_thousand_refusals_add_one_row_and_four_lines(read_audit, django_capture_on_commit_callbacks):
     """The bound: a row per reason and minute, an audit line at its counts 1, 10, 100, 1000, ... (10,000: five)."""
     from payments.services import webhook_reject

@@ -6,8 +6,9 @@ import pytest
 from django.db import OperationalError
 
 from payments.models import Payment, WebhookEvent, WebhookRejection
+from tests.constants import WEBHOOK_URL as URL
+from tests.factories import make_payment
 from tests.payments import stripe_events as se
-from tests.payments.conftest import URL
 
 pytestmark = pytest.mark.django_db
 
@@ -174,7 +175,7 @@ def test_succeeded_creates_an_unknown_payment(deliver):
 
 
 def test_succeeded_moves_a_pending_payment_forward(deliver):
-    Payment.objects.create(provider_id="pi_123", amount=Decimal("49.99"))
+    make_payment("pi_123", amount=Decimal("49.99"), status=Payment.Status.PENDING)
     deliver(se.succeeded())
     assert only_payment().status == Payment.Status.SUCCEEDED
 

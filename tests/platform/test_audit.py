@@ -41,7 +41,6 @@ def _writer(log_dir: str, worker: int, count: int, barrier) -> None:
         audit_event("emails", "load", worker=worker, index=index, pad="x" * (index % 4000))
 
 
-@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_batch_is_one_line_per_record_and_a_bad_record_is_counted_not_written(
     log_dir, django_capture_on_commit_callbacks
@@ -59,6 +58,7 @@ def test_a_field_cannot_replace_the_lines_own_time():
         audit_event("payments", "x", ts=1)
 
 
+@pytest.mark.slow
 def test_four_processes_writing_at_once_leave_only_whole_lines(log_dir):
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(4)

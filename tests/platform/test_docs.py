@@ -3,7 +3,9 @@
 import re
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
+
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +36,7 @@ def test_docs_refuse_anonymous_callers(anon):
 
 
 def docs_reader(username="staff"):
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(content_type__app_label="echopilot", codename="view_api_docs"))
-    return user
+    return make_user(username, password="pw", permissions=["echopilot.view_api_docs"])
 
 
 def test_docs_work_for_a_logged_in_staff_user_with_the_docs_permission(client):
@@ -51,13 +51,13 @@ def test_docs_work_for_a_logged_in_staff_user_with_the_docs_permission(client):
 
 
 def test_docs_refuse_a_logged_in_user_who_is_not_staff(client):
-    client.force_login(User.objects.create_user("customer", password="pw"))
+    client.force_login(make_user("customer", password="pw", is_staff=False))
     assert client.get("/api/docs/").status_code == 403
     assert client.get("/api/schema/").status_code == 403
 
 
 def test_docs_refuse_a_staff_user_without_the_docs_permission(client):
-    client.force_login(User.objects.create_user("staff", password="pw", is_staff=True))
+    client.force_login(make_user("staff", password="pw"))
     assert client.get("/api/docs/").status_code == 403
     assert client.get("/api/schema/").status_code == 403
 

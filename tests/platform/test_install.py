@@ -121,6 +121,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_the_service_imports_no_development_package(tmp_path):
     blocked = ["pytest", "_pytest", "pytest_django", "ruff", "locust", "schemathesis", "aiosmtpd", "playwright"]
     blocked += ["hypothesis", "gevent", "flask", "brotli"]  # what the development packages bring along

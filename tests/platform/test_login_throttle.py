@@ -5,12 +5,13 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.db import close_old_connections
 from django.test import Client, RequestFactory
 
 from echopilot.auth import client_ip
+from tests.factories import make_user
 
 LOGIN = "/admin/login/"
 PASSWORD = "the right admin password"
@@ -18,7 +19,7 @@ PASSWORD = "the right admin password"
 
 @pytest.fixture
 def ops(db):
-    return User.objects.create_user("ops", password=PASSWORD, is_staff=True)
+    return make_user("ops", password=PASSWORD)
 
 
 def login(username, password, address="10.0.0.1", client=None, **headers):
@@ -66,7 +67,7 @@ def test_a_user_name_is_locked_whatever_the_address(ops, settings):
     assert response["Retry-After"] == str(settings.AXES_COOLOFF_TIME.seconds)
     assert PASSWORD not in page
     assert not is_logged_in(client)
-    User.objects.create_user("eve", password=PASSWORD, is_staff=True)
+    make_user("eve", password=PASSWORD)
     assert login("eve", PASSWORD, address="10.0.2.1")[0].status_code == 302  # other names are not locked
 
 
@@ -201,6 +202,7 @@ def test_after_a_real_login_the_api_docs_open_with_the_session(ops):
     assert client.get("/api/schema/").status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_parallel_guesses_are_all_counted(ops, settings):
     """Guesses sent at once lose no count (django-axes adds with F() under a row lock) and lock the name."""

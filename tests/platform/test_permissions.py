@@ -20,6 +20,7 @@ from fraud.models import FraudCheck, FraudReview
 from notifications.models import Email
 from observability.roles import FRAUD_REVIEWERS, OPERATORS, ROLES, roles_sync
 from portal.models import PortalLink
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -89,14 +90,6 @@ def _view(model) -> str:
     return f"{model._meta.app_label}.view_{model._meta.model_name}"
 
 
-def staff(username: str, *permissions: str) -> User:
-    user = User.objects.create_user(username, is_staff=True)
-    for name in permissions:
-        app_label, codename = name.split(".", 1)
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return user
-
-
 @pytest.fixture
 def login(client):
     def login(user):
@@ -109,7 +102,7 @@ def login(client):
 @pytest.fixture
 def viewer():
     """Every model's built-in view permission (not the custom ones named view_dashboard and view_api_docs)."""
-    user = staff("viewer")
+    user = make_user("viewer")
     permissions = Permission.objects.select_related("content_type").filter(codename__startswith="view_")
     user.user_permissions.set([p for p in permissions if p.codename == f"view_{p.content_type.model}"])
     return user
@@ -137,7 +130,7 @@ def test_every_action_declares_a_permission_that_someone_can_hold(model, name, f
 
 @pytest.mark.parametrize(("model", "name", "func"), list(_actions()))
 def test_a_user_without_permissions_gets_403_for_the_list_and_the_action(login, model, name, func):
-    client = login(staff("nobody"))
+    client = login(make_user("nobody"))
     assert client.get(_changelist(model)).status_code == 403
     assert _post_action(client, model, name).status_code == 403
 
@@ -154,7 +147,7 @@ def test_a_view_only_user_is_not_offered_the_action_and_a_forged_post_is_403(log
 
 @pytest.mark.parametrize(("model", "name", "func"), list(_actions()))
 def test_a_permitted_user_is_offered_the_action_and_may_post_it(login, model, name, func):
-    user = staff("permitted", _view(model), *_required(model, func))
+    user = make_user("permitted", permissions=[_view(model), *_required(model, func)])
     client = login(user)
     assert client.get(_changelist(model)).status_code == 200
     assert name in _offered(model, user)
@@ -194,23 +187,23 @@ def test_every_custom_admin_page_is_listed_with_its_permission():
 
 @pytest.mark.parametrize("name", sorted(ADMIN_PAGES))
 def test_custom_admin_pages_need_their_permission(login, viewer, name):
-    path = reverse(f"admin:{name}", args=[staff("target").pk])
-    assert login(staff("nobody")).get(path).status_code == 403
+    path = reverse(f"admin:{name}", args=[make_user("target").pk])
+    assert login(make_user("nobody")).get(path).status_code == 403
     assert login(viewer).get(path).status_code == 403
-    permitted = staff("permitted", ADMIN_PAGES[name], "auth.view_user")
+    permitted = make_user("permitted", permissions=[ADMIN_PAGES[name], "auth.view_user"])
     assert login(permitted).get(path).status_code == 200
 
 
 @pytest.mark.parametrize("path", sorted(STAFF_PAGES))
 def test_staff_pages_need_their_permission_not_only_staff_status(login, viewer, path):
-    assert login(staff("nobody")).get(path).status_code == 403
+    assert login(make_user("nobody")).get(path).status_code == 403
     assert login(viewer).get(path).status_code == 403
-    assert login(staff("permitted", STAFF_PAGES[path])).get(path).status_code == 200
+    assert login(make_user("permitted", permissions=[STAFF_PAGES[path]])).get(path).status_code == 200
 
 
 def test_the_admin_index_links_the_dashboard_only_for_those_who_may_open_it(login):
-    assert 'href="/dashboard/"' not in login(staff("nobody")).get("/admin/").content.decode()
-    permitted = staff("permitted", "observability.view_dashboard")
+    assert 'href="/dashboard/"' not in login(make_user("nobody")).get("/admin/").content.decode()
+    permitted = make_user("permitted", permissions=["observability.view_dashboard"])
     assert 'href="/dashboard/"' in login(permitted).get("/admin/").content.decode()
 
 
@@ -235,7 +228,7 @@ def test_syncing_the_roles_is_idempotent_and_undoes_hand_edits():
 
 
 def test_a_fraud_reviewer_decides_reviews_and_nothing_else(login):
-    user = staff("reviewer")
+    user = make_user("reviewer")
     user.groups.add(Group.objects.get(name=FRAUD_REVIEWERS))
     client = login(user)
     assert {"approve", "reject"} <= _offered(FraudReview, user)
@@ -247,7 +240,7 @@ def test_a_fraud_reviewer_decides_reviews_and_nothing_else(login):
 
 
 def test_an_operator_runs_the_service_but_does_not_decide_reviews(login):
-    user = staff("operator")
+    user = make_user("operator")
     user.groups.add(Group.objects.get(name=OPERATORS))
     client = login(user)
     for path in STAFF_PAGES:

@@ -72,12 +72,11 @@ def test_on_a_terminal_it_draws_a_bar():
 
 @pytest.mark.django_db
 def test_replay_webhooks_reports_progress_without_a_terminal():
-    from payments.models import WebhookEvent
+    from tests.factories import make_webhook_event
     from tests.payments import stripe_events as se
 
     for n in range(3):
-        event = se.succeeded(event_id=f"evt_{n}", pi=f"pi_{n}")
-        WebhookEvent.objects.create(event_id=event["id"], type=event["type"], payload=event, status="failed")
+        make_webhook_event(se.succeeded(event_id=f"evt_{n}", pi=f"pi_{n}"), status="failed")
     err = StringIO()
     call_command("replay_webhooks", stdout=StringIO(), stderr=err)
     assert err.getvalue().splitlines()[-1].startswith("replay_webhooks: 3/3 events (100%, ")

@@ -12,6 +12,7 @@ from django_q.tasks import async_task
 
 from echopilot.models import Heartbeat
 from echopilot.schedules import REGISTRY, PeriodicTask, schedules_sync
+from tests.factories import make_heartbeat, make_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +56,8 @@ def test_sync_updates_a_changed_schedule_and_deletes_unknown_and_duplicate_ones(
         PeriodicTask("daily", "echopilot.tasks.heartbeat", cron="0 9 * * *"),
     )
     schedules_sync(registry=registry)
-    Schedule.objects.create(name="stray", func="echopilot.tasks.heartbeat", schedule_type=Schedule.MINUTES, minutes=1)
-    Schedule.objects.create(name="one", func="echopilot.tasks.heartbeat", schedule_type=Schedule.MINUTES, minutes=5)
+    make_schedule("stray")
+    make_schedule("one", minutes=5)
     changed = (
         PeriodicTask("one", "echopilot.tasks.heartbeat", minutes=10),
         PeriodicTask("daily", "echopilot.tasks.heartbeat", cron="0 9 * * *"),
@@ -84,7 +85,7 @@ def test_dry_run_changes_nothing():
 
 def test_the_heartbeat_records_node_and_pid_and_leaves_pruning_to_retention(settings):
     settings.NODE_NAME = "node-a"
-    old = Heartbeat.objects.create(node="node-a", pid=1, created_at=timezone.now() - timedelta(hours=49))
+    old = make_heartbeat(node="node-a", created_at=timezone.now() - timedelta(hours=49))
     async_task("echopilot.tasks.heartbeat")  # runs synchronously in tests
     beats = list(Heartbeat.objects.all())
     assert old in beats and len(beats) == 2  # pruning is observability.housekeeping.retention_apply's job

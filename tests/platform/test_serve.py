@@ -117,6 +117,7 @@ def group(script: str) -> Child:
     return child
 
 
+@pytest.mark.slow
 def test_a_group_that_ignores_sigterm_is_killed_after_the_bound(settings):
     settings.SERVE_STOP_SECONDS = 1
     child = group("trap '' TERM; sleep 300 & sleep 300")

@@ -13,12 +13,12 @@ from django_q.tasks import async_task
 from echopilot import taskqueue
 from echopilot.models import Heartbeat, TaskQueueEvent
 from echopilot.taskqueue import (
-    HEARTBEAT_FUNC,
     task_queue_event_record,
     task_queue_overdue,
     task_queue_stall,
     task_queue_state,
 )
+from tests.factories import make_heartbeat, make_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -33,16 +33,6 @@ def limits(settings):
     settings.TASKS_START_GRACE_SECONDS = 60
 
 
-def schedule(name: str, *, func: str = HEARTBEAT_FUNC, next_run, minutes: int = 1) -> Schedule:
-    row = Schedule.objects.create(name=name, func=func, schedule_type=Schedule.MINUTES, minutes=minutes, repeats=-1)
-    Schedule.objects.filter(pk=row.pk).update(next_run=next_run)
-    return row
-
-
-def beat(at) -> Heartbeat:
-    return Heartbeat.objects.create(node="node-q1", pid=1, created_at=at)
-
-
 def verdict(*, started_ago=LONG_AGO):
     now = timezone.now()
     return task_queue_stall(task_queue_state(now=now), started_at=now - started_ago)
@@ -50,15 +40,15 @@ def verdict(*, started_ago=LONG_AGO):
 
 def test_a_recent_heartbeat_and_punctual_schedules_are_no_stall():
     now = timezone.now()
-    schedule("heartbeat", next_run=now + timedelta(seconds=20))
-    beat(now - timedelta(seconds=40))
+    make_schedule("heartbeat", next_run=now + timedelta(seconds=20))
+    make_heartbeat(node="node-q1", created_at=now - timedelta(seconds=40))
     assert verdict() is None
 
 
 def test_the_heartbeat_is_a_stall_once_overdue_by_more_than_the_limit_past_the_scheduler_pass():
     now = timezone.now()
-    schedule("heartbeat", next_run=now + timedelta(seconds=20))  # the scheduler still runs; the workers do not
-    last = beat(now - timedelta(seconds=60 + PASS + STALL + 5)).created_at
+    make_schedule("heartbeat", next_run=now + timedelta(seconds=20))  # the scheduler still runs; the workers do not
+    last = make_heartbeat(node="node-q1", created_at=now - timedelta(seconds=60 + PASS + STALL + 5)).created_at
     stall = verdict()
     assert stall.reason == "heartbeat overdue"
     assert stall.since == last
@@ -67,15 +57,15 @@ def test_the_heartbeat_is_a_stall_once_overdue_by_more_than_the_limit_past_the_s
 
 
 def test_without_a_heartbeat_schedule_no_heartbeat_is_expected():
-    beat(timezone.now() - timedelta(days=3))
+    make_heartbeat(node="node-q1", created_at=timezone.now() - timedelta(days=3))
     assert verdict() is None
 
 
 def test_a_due_schedule_is_a_stall_once_overdue_by_more_than_the_limit_past_the_scheduler_pass():
     now = timezone.now()
-    beat(now)
+    make_heartbeat(node="node-q1", created_at=now)
     due = now - timedelta(seconds=PASS + STALL + 5)
-    schedule("email-sweep", func="notifications.tasks.email_sweep", next_run=due)
+    make_schedule("email-sweep", func="notifications.tasks.email_sweep", next_run=due)
     stall = verdict()
     assert stall.reason == "schedule email-sweep overdue"
     assert stall.since == due
@@ -85,8 +75,8 @@ def test_a_due_schedule_is_a_stall_once_overdue_by_more_than_the_limit_past_the_
 
 def test_nothing_is_overdue_during_the_grace_period_after_a_start():
     now = timezone.now()
-    schedule("heartbeat", next_run=now - timedelta(hours=5))  # down for hours, just started again
-    beat(now - timedelta(hours=5))
+    make_schedule("heartbeat", next_run=now - timedelta(hours=5))  # down for hours, just started again
+    make_heartbeat(node="node-q1", created_at=now - timedelta(hours=5))
     assert verdict(started_ago=timedelta(seconds=10)) is None
     # A schedule due before the start counts as due at the end of the grace (60 s) ...
     assert verdict(started_ago=timedelta(seconds=60 + PASS + STALL - 5)) is None
@@ -99,7 +89,7 @@ def test_nothing_is_overdue_during_the_grace_period_after_a_start():
 
 def test_without_any_heartbeat_yet_the_first_one_is_due_one_period_after_the_grace():
     now = timezone.now()
-    schedule("heartbeat", next_run=now + timedelta(seconds=20))
+    make_schedule("heartbeat", next_run=now + timedelta(seconds=20))
     assert verdict(started_ago=timedelta(seconds=60 + 60 + PASS + STALL - 5)) is None
     assert verdict(started_ago=timedelta(seconds=60 + 60 + PASS + STALL + 5)).reason == "heartbeat overdue"
 
@@ -108,14 +98,16 @@ def test_a_stall_the_watchdog_recorded_counts_until_a_heartbeat_follows_it(
     read_audit, django_capture_on_commit_callbacks
 ):
     now = timezone.now()
-    beat(now - timedelta(seconds=30))
+    make_heartbeat(node="node-q1", created_at=now - timedelta(seconds=30))
     since = now - timedelta(seconds=20)
     with django_capture_on_commit_callbacks(execute=True):
         task_queue_event_record(node="node-q1", event="stalled", reason="holds tasks", stalled_since=since)
     stall = verdict(started_ago=timedelta(seconds=1))  # no grace for what the watchdog saw
     assert stall.reason == "qcluster stalled (watchdog)"
     assert stall.since == since
-    beat(timezone.now())  # another node's qcluster works: the service is not stalled
+    make_heartbeat(
+        node="node-q1", created_at=timezone.now()
+    )  # another node's qcluster works: the service is not stalled
     assert verdict() is None
     [line] = read_audit("task_queue")
     assert (line["event"], line["node"], line["reason"]) == ("stalled", "node-q1", "holds tasks")
@@ -188,8 +180,8 @@ def long_running(monkeypatch):
 
 def stalled_queue():
     now = timezone.now()
-    schedule("heartbeat", next_run=now - timedelta(hours=1))
-    beat(now - timedelta(hours=1))
+    make_schedule("heartbeat", next_run=now - timedelta(hours=1))
+    make_heartbeat(node="node-q1", created_at=now - timedelta(hours=1))
 
 
 def test_readyz_names_a_stalled_task_queue_and_reveals_no_node(client, long_running):

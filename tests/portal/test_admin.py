@@ -3,7 +3,7 @@
 import pytest
 
 from portal.models import PortalLink, PortalRevocation
-from tests.portal.conftest import CUSTOMER
+from tests.constants import CUSTOMER
 
 pytestmark = pytest.mark.django_db
 

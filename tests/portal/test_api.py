@@ -8,7 +8,8 @@ from django.utils import timezone
 from echopilot.exceptions import RateLimited
 from portal.models import PortalLink, PortalRevocation
 from portal.services import portal_link_request
-from tests.portal.conftest import CUSTOMER, path_of
+from tests.constants import CUSTOMER
+from tests.fixtures.portal import path_of
 
 pytestmark = pytest.mark.django_db
 

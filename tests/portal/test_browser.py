@@ -15,7 +15,9 @@ from django.utils import timezone
 from notifications.models import Email
 from payments.models import Payment
 from portal.services import portal_link_create
-from tests.portal.conftest import CUSTOMER, make_payment, path_of
+from tests.constants import CUSTOMER
+from tests.factories import make_payment
+from tests.fixtures.portal import path_of
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

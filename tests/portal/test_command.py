@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from portal.models import PortalLink
-from tests.portal.conftest import path_of
+from tests.fixtures.portal import path_of
 
 pytestmark = pytest.mark.django_db
 

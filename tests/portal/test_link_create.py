@@ -12,7 +12,8 @@ from echopilot.exceptions import Unavailable
 from portal.links import link_sign, signature_hash
 from portal.models import PortalLink
 from portal.services import portal_link_create
-from tests.portal.conftest import CUSTOMER, path_of
+from tests.constants import CUSTOMER
+from tests.fixtures.portal import path_of
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # links must still work when opened below
 
@@ -31,6 +32,7 @@ def fill(*, email: str, first: int, last: int) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_thousand_links_for_one_email_in_one_second_all_succeed_with_a_few_queries_each():
     with CaptureQueriesContext(connection) as queries:
@@ -55,6 +57,7 @@ def test_when_an_hour_of_expiry_seconds_is_taken_the_link_expires_in_the_hour_be
     assert Client().get(path_of(path)).status_code == 302
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_only_when_every_second_of_the_lifetime_is_taken_is_it_refused():
     now = int(NOW.timestamp())

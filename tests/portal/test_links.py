@@ -11,7 +11,7 @@ from portal.links import (
     link_sign,
     link_signature_valid,
 )
-from tests.portal.conftest import NOW
+from tests.constants import PORTAL_NOW as NOW
 
 EXP = int(NOW.timestamp()) + 3600
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from portal.models import PortalLink
-from tests.portal.conftest import path_of, portal_session
+from tests.fixtures.portal import path_of, portal_session
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,8 @@ from portal.links import link_sign
 from portal.middleware import portal_headers
 from portal.models import PortalLink
 from portal.services import portal_email_revoke, portal_link_revoke
-from tests.portal.conftest import CUSTOMER, portal_session
+from tests.constants import CUSTOMER
+from tests.fixtures.portal import portal_session
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,10 @@ from notifications.models import Email, Kind
 from portal.middleware import portal_headers
 from portal.selectors import portal_session_link
 from portal.services import portal_email_revoke, portal_link_revoke
-from tests.portal.conftest import CUSTOMER, NOW, form_post, make_payment, portal_session
+from tests.constants import CUSTOMER
+from tests.constants import PORTAL_NOW as NOW
+from tests.factories import make_payment
+from tests.fixtures.portal import form_post, portal_session
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,9 @@ from notifications.links import PORTAL_LINK_PLACEHOLDER
 from notifications.models import Email, ErrorType, Status
 from notifications.services import email_deliver_due, email_resend, email_send, receipt_send
 from portal.models import PortalLink
-from tests.portal.conftest import CUSTOMER, make_payment, path_of
+from tests.constants import CUSTOMER
+from tests.factories import make_payment
+from tests.fixtures.portal import path_of
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,8 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from tests.portal.conftest import CUSTOMER, form_post, portal_session
+from tests.constants import CUSTOMER
+from tests.fixtures.portal import form_post, portal_session
 
 pytestmark = pytest.mark.django_db
 
