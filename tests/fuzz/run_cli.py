@@ -13,73 +13,37 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from tests.faults.processes import Serve, app_env, free_port, manage, wait_until  # noqa: E402
+
 STOP_SECONDS = 30
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def scratch_env(scratch: Path, port: int, key: str) -> dict:
-    keep = {name: value for name, value in os.environ.items() if name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
-    return {
-        **keep,
-        "ENV_FILE": "",
-        "DEBUG": "0",
-        "SESSION_SECRET": secrets.token_urlsafe(50),
-        "DASHBOARD_KEY": key,
-        "DATABASE_URL": f"sqlite:///{scratch / 'fuzz.sqlite3'}",
-        "LOG_DIR": str(scratch / "logs"),
-        "CACHE_DIR": str(scratch / "cache"),
-        "SERVE_RUN_DIR": str(scratch / "run"),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-        "Q_WORKERS": "1",
-        "LOG_LEVEL": "warning",
-    }
-
-
-def manage(env: dict, *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True, stdout=subprocess.DEVNULL)
-
-
-def wait_ready(port: int, server: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"the server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    sys.exit(f"the server was not ready within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-def stop(server: subprocess.Popen) -> None:
-    """SIGTERM to serve's process group (it stops gunicorn and the qcluster), SIGKILL if it hangs."""
-    if server.poll() is not None:
-        return
-    os.killpg(server.pid, signal.SIGTERM)
+def ready(port: int, serve: Serve) -> bool:
+    assert serve.process.poll() is None, f"the server exited:\n{serve.output()[-3000:]}"
     try:
-        server.wait(timeout=STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def stop(serve: Serve) -> None:
+    """SIGTERM to serve (it stops gunicorn and the qcluster); everything it started is killed if it hangs."""
+    if serve.process.poll() is None:
+        os.killpg(serve.process.pid, signal.SIGTERM)
+        try:
+            serve.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            serve.kill_everything()
 
 
 def main() -> int:
@@ -92,21 +56,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="echopilot-fuzz-") as directory:
         scratch = Path(directory)
         port, key = free_port(), secrets.token_urlsafe(24)
-        env = scratch_env(scratch, port, key)
+        # No SMTP, Telegram or webhook secret from the caller's environment: the run sends nothing anywhere.
+        env = {
+            name: value
+            for name, value in app_env(scratch, DASHBOARD_KEY=key, HOST="127.0.0.1", PORT=str(port)).items()
+            if not name.startswith(("SMTP_", "TELEGRAM_", "STRIPE_"))
+        }
+        env.update(WEB_CONCURRENCY="2", Q_WORKERS="1")
         manage(env, "migrate", "--noinput")
         manage(env, "sync_schedules")
-        log = scratch / "serve.log"
-        with log.open("w") as output:
-            server = subprocess.Popen(
-                [sys.executable, "manage.py", "serve"],
-                cwd=BASE_DIR,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        serve = Serve(env, scratch / "serve.log")
         try:
-            wait_ready(port, server, log)
+            wait_until(lambda: ready(port, serve), timeout=90, message=f"not ready:\n{serve.output()[-3000:]}")
             command = [
                 str(Path(sys.executable).parent / "st"),
                 "run",
@@ -120,7 +81,7 @@ def main() -> int:
             )
             return subprocess.run(command, cwd=BASE_DIR, env={**os.environ, "NO_COLOR": "1"}).returncode
         finally:
-            stop(server)
+            stop(serve)
 
 
 if __name__ == "__main__":
