@@ -195,12 +195,14 @@ def test_a_killed_qcluster_top_process_leaves_no_orphan_and_no_ghost_for_the_nex
                 attempt = Serve(env, tmp_path / "refused.log")
                 try:
                     code = attempt.process.wait(timeout=30)
-                except subprocess.TimeoutExpired:  # it started: the qcluster went unnoticed
+                except subprocess.TimeoutExpired:
+                    # It started: the qcluster had not reported itself yet when serve looked (it reports
+                    # within seconds of its start, later on a loaded machine). Stop it and look again.
                     stop(attempt)
-                    pytest.fail("serve started beside a qcluster started by hand")
+                    return False
                 return code != 0 and f"pid {by_hand.pid} (" in attempt.output()
 
-            wait_until(refuses, timeout=30, message="a qcluster started by hand was not noticed")
+            wait_until(refuses, timeout=120, message="a qcluster started by hand was not noticed")
         finally:
             os.killpg(by_hand.pid, signal.SIGKILL)
             by_hand.wait()
