@@ -8,11 +8,26 @@ path, says why where it lives (``fraud.views.CheckView``).
 Input: query parameters (``QuerySerializer``), and JSON values of the type the schema names.
 """
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from rest_framework import serializers
 
 BLANK = "This field may not be blank."
+
+
+class MomentField(serializers.DateTimeField):
+    """A bound of a time range. A moment the schema's ``date-time`` allows but UTC's calendar cannot hold
+    (``0001-01-01T00:00:00+01:00`` is in year 0 in UTC) is the calendar's first or last moment, not a 400:
+    as a bound it means "from the beginning" or "to the end"."""
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except serializers.ValidationError:
+            if value.tzinfo is None:
+                raise
+            return datetime.min.replace(tzinfo=UTC) if value.year == 1 else datetime.max.replace(tzinfo=UTC)
 
 
 class QuerySerializer(serializers.Serializer):

@@ -3,12 +3,12 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from echopilot.serializers import OutputSerializer, QuerySerializer
+from echopilot.serializers import MomentField, OutputSerializer, QuerySerializer
 from observability.models import Alert
 
 
 class SnapshotListQuery(QuerySerializer):
-    since = serializers.DateTimeField(required=False, help_text="Only snapshots taken at or after (ISO 8601).")
+    since = MomentField(required=False, help_text="Only snapshots taken at or after (ISO 8601).")
     limit = serializers.IntegerField(default=48, min_value=1, max_value=1000)
 
 

@@ -4,17 +4,17 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from echopilot.emails import normalize_email
-from echopilot.serializers import OutputSerializer, QuerySerializer
+from echopilot.serializers import MomentField, OutputSerializer, QuerySerializer
 from payments.models import Payment
 
 
 class PaymentFilterSerializer(QuerySerializer):
     email = serializers.EmailField(required=False, help_text="Exact address (case-insensitive).")
     status = serializers.ChoiceField(choices=Payment.Status.choices, required=False)
-    since = serializers.DateTimeField(
+    since = MomentField(
         required=False, default_timezone=dt.UTC, help_text="Created at or after (ISO-8601; naive means UTC)."
     )
-    until = serializers.DateTimeField(
+    until = MomentField(
         required=False,
         default_timezone=dt.UTC,
         help_text="Created before (ISO-8601; naive means UTC). With since, it must be later than since "

@@ -119,3 +119,18 @@ def test_every_request_body_is_required(api, schema):
         if "requestBody" in operations.get("post", {}):
             assert operations["post"]["requestBody"].get("required") is True, path
     assert api.post("/api/portal/revoke").status_code == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/payments?since=0001-01-01T00:00:00%2B01:00",
+        "/api/payments?until=9999-12-31T23:59:59-01:00",
+        "/api/observability/snapshots?since=0001-01-01T00:00:00%2B01:00",
+    ],
+)
+def test_a_range_bound_outside_utcs_calendar_is_its_first_or_last_moment(api, url):
+    """Schema-valid date-times that UTC cannot hold were a 400 "Datetime value out of range"."""
+    response = api.get(url)
+    assert response.status_code == 200, response.json()
