@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from echopilot.audit import utc_iso
+from echopilot.money import money_format
 
 CRITICAL = "critical"
 WARNING = "warning"
@@ -79,7 +80,10 @@ def revenue_dip(*, currency: str, current: Decimal, previous: Decimal, dip_perce
     if change is None:
         summary = f"no {code} revenue in the 24 hours before; nothing to compare"
     else:
-        summary = f"{code} revenue {current} in the past 24 h vs {previous} the day before ({change:+.1f}%)"
+        summary = (
+            f"revenue {money_format(current, code)} in the past 24 h vs {money_format(previous, code)} "
+            f"the day before ({change:+.1f}%)"
+        )
     return RuleResult(
         rule="revenue_dip",
         severity=WARNING,

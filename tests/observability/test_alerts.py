@@ -131,6 +131,8 @@ def test_revenue_dip_is_a_warning_per_currency(on_commit):
     assert evaluation.notified == ["firing:revenue_dip/usd"]
     alert = Alert.objects.get(rule="revenue_dip")
     assert (alert.fingerprint, alert.severity, alert.observed) == ("usd", "warning", -50.0)
+    # Summed by the database (522.170000000000 on some), written by the one money formatter.
+    assert alert.summary == "revenue USD 500.00 in the past 24 h vs USD 1,000.00 the day before (-50.0%)"
 
 
 def test_a_silence_suppresses_messages_but_not_the_state(on_commit):

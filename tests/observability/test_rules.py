@@ -42,6 +42,13 @@ def test_revenue_dip_fires_more_than_thirty_percent_below(current, previous, fir
     assert (result.firing, result.fingerprint, result.threshold) == (firing, "usd", -30.0)
 
 
+def test_revenue_dip_says_its_amounts_in_the_currencys_own_form():
+    result = rules.revenue_dip(
+        currency="jpy", current=Decimal("522170.000000000000"), previous=Decimal("1000000"), dip_percent=30
+    )
+    assert result.summary == "revenue JPY 522,170 in the past 24 h vs JPY 1,000,000 the day before (-47.8%)"
+
+
 def test_revenue_dip_needs_a_previous_day():
     result = rules.revenue_dip(currency="eur", current=Decimal("5"), previous=Decimal("0"), dip_percent=30)
     assert result.firing is False and result.observed is None
