@@ -7,6 +7,7 @@ tests/factories.py.
 
 pytest_plugins = [
     "tests.fixtures.audit",
+    "tests.fixtures.browser",
     "tests.fixtures.cache",
     "tests.fixtures.clients",
     "tests.fixtures.database",
