@@ -9,6 +9,7 @@ from tests.faults.processes import DASH_KEY, Gunicorn, Redis, app_env, free_port
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.own_services,
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
 ]
 

@@ -38,6 +38,7 @@ def get(url: str) -> tuple[int, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
     port = free_port()
     env = {
@@ -56,7 +57,7 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
     }
     manage = [sys.executable, "manage.py"]
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-        subprocess.run([*manage, *command], cwd=BASE_DIR, env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run([*manage, *command], cwd=BASE_DIR, env=env, check=True, capture_output=True, timeout=300)
     server = subprocess.Popen(
         [*manage, "serve"], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
