@@ -69,7 +69,7 @@ def context(*, period: str, now: datetime) -> dict:
 
     snapshots = list(reversed(selectors.snapshot_list(since=since, limit=24 * 7 * 4)))
     system = {
-        name: [(row.taken_at, row.data["system"].get(key)) for row in snapshots]
+        name: [(row.taken_at, (row.data.get("system") or {}).get(key)) for row in snapshots]
         for name, key in (("cpu", "cpu_percent"), ("memory", "mem_percent"), ("disk", "disk_percent"))
     }
     revenue = selectors.revenue_by_day(since=day_axis[0], until=now)
