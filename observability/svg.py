@@ -36,6 +36,7 @@ STATUS_COLORS = {
 WIDTH, HEIGHT = 440, 210
 LEFT, RIGHT, BOTTOM = 44, 14, 28
 LEGEND_TOP, LEGEND_ROW = 34, 16
+CHAR = 6.8  # the width of an average character of the 12-unit sans-serif text
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 TIME_STEPS = [HOUR * n for n in (1, 2, 3, 4, 6, 12)] + [DAY * n for n in (1, 2, 7)]
@@ -114,7 +115,7 @@ class _Frame:
         ]
         x, row = LEFT, 0
         for name, color in legend:  # the legend sits under the title, in the series' colours, wrapping
-            width = 22 + 6.8 * len(name)
+            width = 22 + CHAR * len(name)
             if x > LEFT and x + width > WIDTH - RIGHT:
                 x, row = LEFT, row + 1
             y = LEGEND_TOP + row * LEGEND_ROW
@@ -138,10 +139,16 @@ class _Frame:
         axis = 'stroke="currentColor" stroke-opacity="0.45"'
         self.parts.append(f'<line x1="{LEFT}" x2="{LEFT}" y1="{self.plot_top}" y2="{self.baseline}" {axis}/>')
         self.parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{self.baseline}" y2="{self.baseline}" {axis}/>')
+        free = 0.0  # where the previous label ends: a label that would overlap it is left out, its tick stays
         for moment, label in time_ticks(start, end):
             x = self.x(moment)
             self.parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{self.baseline}" y2="{self.baseline + 4}" {axis}/>')
-            anchor = "start" if x - LEFT < 16 else "end" if WIDTH - RIGHT - x < 16 else "middle"
+            width = CHAR * len(label)  # centred under its tick, unless that would leave the drawing
+            anchor = "start" if x < width / 2 else "end" if x + width / 2 > WIDTH else "middle"
+            left = x if anchor == "start" else x - width if anchor == "end" else x - width / 2
+            if left < free:
+                continue
+            free = left + width + 6
             self.parts.append(
                 f'<text x="{x:.1f}" y="{self.baseline + 16}" text-anchor="{anchor}" fill-opacity="0.8">'
                 f"{escape(label)}</text>"

@@ -115,3 +115,13 @@ def test_time_ticks_are_round_in_the_display_time_zone():
     ticks = svg.time_ticks(NOW - timedelta(hours=24), NOW)  # 11:34 in Kolkata (UTC+5:30)
     assert ticks[0] == (datetime(2026, 11, 28, 6, 30, tzinfo=UTC), "12:00")
     assert "Sun 29" in [label for _, label in ticks]
+
+
+def test_time_labels_that_would_overlap_are_left_out_but_their_ticks_stay():
+    start = datetime(2026, 11, 23, tzinfo=UTC)
+    markup = svg.line_chart(title="Revenue", start=start, end=start + timedelta(days=7), series={"USD": []})
+    labels = [text for text in texts(markup) if text[:3] in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")]
+    # "Mon 30" would end at the right edge, touching "Sun 29".
+    assert labels == ["Mon 23", "Tue 24", "Wed 25", "Thu 26", "Fri 27", "Sat 28", "Sun 29"]
+    root = ET.fromstring(markup)  # noqa: S314
+    assert len([line for line in root.iter(f"{NS}line") if float(line.get("y2")) - float(line.get("y1")) == 4]) == 8
