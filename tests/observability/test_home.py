@@ -94,3 +94,11 @@ def test_the_panels_cost_three_queries():
         panels = home_panels(user=user, now=now)
     assert [p.value for p in panels] == ["3 open", "3 firing", "healthy"]
     assert len(queries) == 3
+
+
+def test_texts_from_records_are_escaped_on_the_home(staff_login):
+    make_alert("<img src=x onerror=alert(1)>")
+    make_snapshot(data={"health": {"overall": "<script>alert(1)</script>"}})
+    html = staff_login(*EVERYTHING).get("/admin/").content.decode()
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in panel(html, "alerts")
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in panel(html, "health")
