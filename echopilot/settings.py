@@ -113,7 +113,7 @@ VAR_DIR = BASE_DIR / "var"
 # --- Applications -----------------------------------------------------------
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "observability.sites.OpsAdminConfig",  # django.contrib.admin with our admin site (app order, "View site")
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -41,7 +41,8 @@ def test_the_dashboard_draws_charts_from_seeded_data(staff_client):
               "health": {"overall": "degraded", "governance_status": "healthy", "ops_warnings": ["<b>odd</b>"]}},
     )  # fmt: skip
     html = staff_client.get("/dashboard/").content.decode()
-    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" width="960"') == 6
+    # Six charts that scale to their box: a viewBox, no fixed size.
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ') == 6 and 'width="960"' not in html
     # Each currency on its own scale, never yen and dollars on one axis.
     assert "Revenue per day, JPY (succeeded)" in html and "Revenue per day, USD (succeeded)" in html
     assert "Payments per hour by status" in html and "succeeded: 1" in html and "failed: 1" in html
