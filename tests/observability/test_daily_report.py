@@ -33,7 +33,7 @@ def seed():
     )  # fmt: skip
     Snapshot.objects.create(
         taken_at=NOW, data={"ts_iso": "2026-03-10T12:00:00.000Z", "health": {
-            "overall": "degraded", "governance_status": "healthy", "ops_warnings": ["disk 93% > 90%"]}},
+            "overall": "degraded", "governance_status": "healthy", "ops_warnings": ["Disk 93% (threshold 90%)"]}},
     )  # fmt: skip
 
 
@@ -59,7 +59,7 @@ def test_the_report_arrives_in_the_smtp_inbox_with_yesterdays_figures(settings, 
         "Open reviews: 1",
         "firing critical webhook_failures: 5 failed webhook events",
         "System health: degraded",
-        "disk 93% > 90%",
+        "Disk 93% (threshold 90%)",
     ]:
         assert expected in text, expected
     assert "999" not in text

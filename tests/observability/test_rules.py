@@ -123,6 +123,8 @@ QUIET = {
     "disk_percent": 40.0,
     "heartbeat_age_sec": 30.0,
     "api_healthy": True,
+    "api_url": "http://127.0.0.1:8000/readyz",
+    "api_error": None,
     "audit_write_failures": 0,
     "firing_alerts": [],
     "governance_failing": [],
@@ -134,14 +136,22 @@ QUIET = {
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"cpu_percent": 85.1}, "cpu 85% > 85%"),
-        ({"mem_percent": 91.0}, "memory 91% > 90%"),
-        ({"disk_percent": 95.0}, "disk 95% > 90%"),
-        ({"heartbeat_age_sec": 181.0}, "scheduler heartbeat 181s old"),
-        ({"heartbeat_age_sec": None}, "no scheduler heartbeat"),
-        ({"audit_write_failures": 1}, "1 audit log write failures"),
-        ({"firing_alerts": ["webhook_failures"]}, "alert firing: webhook_failures"),
-        ({"cache_problem": "unreachable (ConnectionError)"}, "cache unreachable (ConnectionError)"),
+        ({"cpu_percent": 98.4}, "CPU 98% (threshold 85%)"),
+        ({"mem_percent": 91.0}, "Memory 91% (threshold 90%)"),
+        ({"disk_percent": 95.0}, "Disk 95% (threshold 90%)"),
+        ({"heartbeat_age_sec": 181.0}, "Scheduler heartbeat 181 s old (threshold 180 s)"),
+        ({"heartbeat_age_sec": None}, "No scheduler heartbeat"),
+        ({"audit_write_failures": 1}, "1 audit log write failure"),
+        ({"audit_write_failures": 3}, "3 audit log write failures"),
+        ({"firing_alerts": ["webhook_failures"]}, "Alert firing: webhook_failures"),
+        ({"governance_failing": ["email_delivery_rate"]}, "Governance failing: email_delivery_rate"),
+        ({"audit_discrepancies": 2}, "Weekly audit: 2 discrepancies"),
+        ({"cache_problem": "unreachable (ConnectionError)"}, "Cache unreachable (ConnectionError)"),
+        (
+            {"api_healthy": False, "api_error": "connection refused"},
+            "API probe of http://127.0.0.1:8000/readyz failed: connection refused",
+        ),
+        ({"api_healthy": False, "api_error": "HTTP 503"}, "API probe of http://127.0.0.1:8000/readyz failed: HTTP 503"),
     ],
 )
 def test_each_threshold_produces_its_warning(change, expected):
@@ -174,3 +184,8 @@ def test_cpu_percent_between_two_samples():
     after = {"user": 130.0, "system": 60.0, "idle": 850.0, "iowait": 60.0, "guest": 20.0}
     assert rules.cpu_percent_between(before, after) == 40.0  # 40 busy of 100 (guest is inside user)
     assert rules.cpu_percent_between(after, after) is None
+
+
+def test_a_failed_probe_without_a_reason_still_names_the_address():
+    warnings = rules.ops_warnings(**{**QUIET, "api_healthy": False}, limits=LIMITS)
+    assert warnings == ["API probe of http://127.0.0.1:8000/readyz failed: no answer"]
