@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from observability.rules import alert_value_text
+
 
 class Snapshot(models.Model):
     """One observability snapshot: system, API, scheduler and health, as taken (``data`` keeps the original contract's names)."""
@@ -58,6 +60,16 @@ class Alert(models.Model):
     def name(self) -> str:
         """The rule, and the fingerprint when there is one: ``revenue_dip/usd``."""
         return f"{self.rule}/{self.fingerprint}" if self.fingerprint else self.rule
+
+    @property
+    def observed_text(self) -> str:
+        """The observed value for people: "12.5%", "-42.1%", "4" (``observability.rules.alert_value_text``)."""
+        return alert_value_text(self.rule, self.observed)
+
+    @property
+    def threshold_text(self) -> str:
+        """The threshold for people, like ``observed_text``."""
+        return alert_value_text(self.rule, self.threshold)
 
 
 class Silence(models.Model):

@@ -95,6 +95,24 @@ def revenue_dip(*, currency: str, current: Decimal, previous: Decimal, dip_perce
     )
 
 
+# Rules whose observed value and threshold are percentages; the others count events.
+PERCENT_RULES = frozenset({"payment_error_rate", "revenue_dip"})
+
+
+def _number_text(value: float, places: int) -> str:
+    text = f"{value:,.{places}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def alert_value_text(rule: str, value: float | None) -> str:
+    """An alert's observed value or threshold for people: "12.5%", "-30%" (percent rules), "4" (counts); "–" for none."""
+    if value is None:
+        return "–"
+    return f"{_number_text(value, 1)}%" if rule in PERCENT_RULES else _number_text(value, 0)
+
+
 def notification_kind(
     *,
     was_firing: bool,

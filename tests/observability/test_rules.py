@@ -1,5 +1,6 @@
 """Pure rules: thresholds, minimum sample, notification policy, governance and health. No database."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -189,3 +190,39 @@ def test_cpu_percent_between_two_samples():
 def test_a_failed_probe_without_a_reason_still_names_the_address():
     warnings = rules.ops_warnings(**{**QUIET, "api_healthy": False}, limits=LIMITS)
     assert warnings == ["API probe of http://127.0.0.1:8000/readyz failed: no answer"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "text"),
+    [
+        ("payment_error_rate", 12.5, "12.5%"),
+        ("payment_error_rate", 98.0, "98%"),
+        ("revenue_dip", -42.13, "-42.1%"),
+        ("revenue_dip", -30.0, "-30%"),
+        ("revenue_dip", 1234567.891, "1,234,567.9%"),
+        ("revenue_dip", -0.04, "0%"),
+        ("webhook_failures", 4.0, "4"),
+        ("webhook_signature_failures", 12000.0, "12,000"),
+        ("webhook_failures", None, "–"),
+    ],
+)
+def test_alert_values_read_as_percentages_or_counts(rule, value, text):
+    assert rules.alert_value_text(rule, value) == text
+
+
+def test_every_rule_summary_shows_numbers_for_people():
+    results = [
+        rules.webhook_failures(failures=4, threshold=3),
+        rules.webhook_signature_failures(refused=25, threshold=20),
+        rules.payment_error_rate(failed=1, finished=3, threshold_percent=5.0, min_payments=3),
+        rules.revenue_dip(
+            currency="jpy", current=Decimal("1200000.00"), previous=Decimal("3000000.00"), dip_percent=30
+        ),
+        rules.revenue_dip(currency="kwd", current=Decimal("1.5"), previous=Decimal("0"), dip_percent=30),
+    ]
+    summaries = [result.summary for result in results]
+
+    assert "33.3% of 3 payments failed" in summaries[2] and "(alert above 5%)" in summaries[2]
+    assert summaries[3] == "revenue JPY 1,200,000 in the past 24 h vs JPY 3,000,000 the day before (-60.0%)"
+    for summary in summaries:  # no float or Decimal noise such as "522.170000000000" or "98.0000%"
+        assert not re.search(r"\.\d{3,}|e[+-]\d", summary), summary
