@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from echopilot.timefmt import moment_format
 from observability.rules import alert_value_text
 
 
@@ -16,7 +17,7 @@ class Snapshot(models.Model):
         permissions = [("view_dashboard", "Can view the operations dashboard")]
 
     def __str__(self):
-        return f"snapshot at {self.taken_at:%Y-%m-%d %H:%M:%S}"
+        return f"snapshot at {moment_format(self.taken_at)}"
 
 
 class Alert(models.Model):

@@ -110,3 +110,9 @@ def test_the_dashboard_says_times_as_relative_with_the_moment_in_the_title_and_a
     assert f'<td><time datetime="{started.isoformat()}" title="{moment}">12 min ago</time></td>' in row
     assert "<td>-42.1%</td><td>-30%</td>" in row
     assert re.search(r"\(as of \d{4}-\d\d-\d\d \d\d:\d\d UTC\)", html)  # the page's time, in the one date style
+
+
+def test_a_snapshot_is_named_in_the_one_date_style():
+    assert (
+        str(make_snapshot(taken_at=datetime(2026, 11, 29, 6, 4, 30, tzinfo=UTC))) == "snapshot at 2026-11-29 06:04 UTC"
+    )
