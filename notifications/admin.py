@@ -50,7 +50,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Last error")
     def error(self, delivery):
-        return truncated_html(delivery.last_error)
+        return truncated_html(delivery.last_error, chars=60)
 
 
 @admin.register(Email)
@@ -85,7 +85,7 @@ class EmailAdmin(DeliveryAdmin):
 
     @admin.display(description="To")
     def recipients(self, email):
-        return ", ".join(email.to)
+        return truncated_html(", ".join(email.to), chars=60)
 
     @admin.display(description="To")
     def recipient_lines(self, email):
