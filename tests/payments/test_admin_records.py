@@ -56,7 +56,8 @@ def test_a_payment_shows_its_amount_status_card_and_times_one_way(admin_client):
     assert "2026-11-29 06:04 UTC" in listing and "Refunded" in listing and "Prepaid" in listing
     detail = admin_client.get(f"{PAYMENTS}{payment.pk}/change/").text
     assert "USD 7,250.00" in detail and "2026-11-29 06:04 UTC" in detail
-    assert 'title="fp_a648a7dd06839eb9"' in detail  # the whole fingerprint, the cell shows its start
+    assert 'title="fp_a648a7dd06839eb9"' in listing  # the list cell shows its start, the title all of it
+    assert ">fp_a648a7dd06839eb9<" in detail and ">Prepaid<" in detail
 
 
 def test_hostile_text_in_a_payment_is_shown_escaped(admin_client):

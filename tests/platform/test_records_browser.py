@@ -1,4 +1,4 @@
-"""The record lists (fraud checks, payments, emails) in real Chromium: they fit 1366 px, and a phone never pans."""
+"""Machine records in real Chromium: the check, payment and email lists fit 1366 px, a phone never pans, detail pages have no Save."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from notifications.models import Status
-from tests.factories import make_email, make_fraud_check, make_payment, make_user
+from tests.factories import make_email, make_fraud_check, make_payment, make_user, make_webhook_event
 from tests.fixtures.browser import overflow, pans, shot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -77,4 +77,28 @@ def test_the_record_lists_fit_the_desktop_and_never_pan_on_a_phone(staff_page):
     page = staff_page(admin, LISTS["emails"], dark=True)
     assert overflow(page, RESULTS) <= 0
     shot(page, "admin/records-emails-dark")
+    page.context.close()
+
+
+def test_a_record_is_a_detail_page_without_save_or_delete_and_fits_a_phone(staff_page):
+    payment = make_payment("pi_7250", amount=Decimal("7250.00"), card_fingerprint="fp_a648a7dd06839eb9")
+    webhook = make_webhook_event(
+        {"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {"description": "x" * 400}}},
+        status="failed",
+        last_error=LONG_ERROR,
+    )
+    admin = make_user("root")
+    admin.is_superuser = True
+    admin.save()
+    page = staff_page(admin, f"/admin/payments/payment/{payment.pk}/change/")
+    assert page.get_by_text("USD 7,250.00").is_visible()
+    for name in ("Save", "Save and continue editing", "Delete"):
+        assert page.get_by_role("button", name=name, exact=True).count() == 0
+        assert page.get_by_role("link", name=name, exact=True).count() == 0
+    shot(page, "admin/records-payment-detail")
+    page.context.close()
+
+    page = staff_page(admin, f"/admin/payments/webhookevent/{webhook.pk}/change/", viewport="phone", dark=True)
+    assert not pans(page), "the webhook event's detail page pans sideways at 390 px"
+    shot(page, "admin/records-webhook-detail-phone-dark")
     page.context.close()
