@@ -9,9 +9,12 @@ from django.utils.html import format_html, format_html_join
 
 from echopilot.actors import actor_user
 from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin
+from echopilot.admin_display import address_short, badge_html, counted, json_html, moment_field
 from echopilot.exceptions import Conflict, Invalid
+from echopilot.money import money_format
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview, ListEntry
+from fraud.reasons import check_reason_text
 from fraud.services import fraud_review_act
 
 
@@ -23,31 +26,79 @@ def _card_key(fingerprint: str) -> str:
 class FraudCheckAdmin(ExactSearchMixin, ReadOnlyAdmin):
     """Checks are machine records: read-only, filterable, searchable by id and email."""
 
-    list_display = ["check_id", "created_at", "email", "amount", "currency", "card_type", "decision", "reason"]
+    list_display = ["check_id", "created", "email", "amount_shown", "decision_shown", "reason_shown"]
     list_filter = ["decision", "rule", "card_type", "currency", "created_at"]
     # Each an indexed exact match; the card is found through card_key ("card:<fingerprint>",
     # index fraud_card_time), as card_fingerprint itself has no index.
     exact_search = {"email": str.lower, "check_id": None, "payment_ref": None, "card_key": _card_key}
     search_help_text = "Exact email, check id (fc_…), payment id or card fingerprint."
     date_hierarchy = "created_at"
+    fields = [
+        "check_id",
+        "created",
+        "email",
+        "amount_shown",
+        "card",
+        "decision_shown",
+        "reason_shown",
+        "rule",
+        "observed_shown",
+        "limit",
+        "ruleset_version",
+        "payment_ref",
+        "payment",
+        "caller_recent_count",
+        "caller_daily_total_shown",
+        "created_by",
+    ]
+    readonly_fields = fields
     actions = ["open_review"]
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    created = moment_field("created_at", "Created")
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_shown(self, check):
+        return money_format(check.amount, check.currency)
+
+    @admin.display(description="Decision", ordering="decision")
+    def decision_shown(self, check):
+        return badge_html(check.decision, check.get_decision_display())
+
+    @admin.display(description="Reason")
+    def reason_shown(self, check):
+        return check_reason_text(check)
+
+    @admin.display(description="Card")
+    def card(self, check):
+        return f"{check.card_type} {check.card_fingerprint}".strip()
+
+    @admin.display(description="Observed")
+    def observed_shown(self, check):
+        return json_html(check.observed)
+
+    @admin.display(description="Caller's daily total")
+    def caller_daily_total_shown(self, check):
+        total = check.caller_daily_total
+        return "-" if total is None else money_format(total, check.currency)
 
     def has_review_permission(self, request):
         return request.user.has_perm("fraud.review_fraudcheck")
 
     @admin.action(description="Open a manual review", permissions=["review"])
     def open_review(self, request, queryset):
-        opened, by = 0, actor_user(request.user)
+        opened, already, by = [], 0, actor_user(request.user)
         for check in queryset:
             try:
                 fraud_review_act(check=check, action="open", by=by)
             except Conflict:
+                already += 1
                 continue
-            opened += 1
-        self.message_user(request, f"Opened {opened} review(s).", messages.SUCCESS)
+            opened.append(check)
+        said = ", ".join(f"{address_short(c.email)}, {money_format(c.amount, c.currency)}" for c in opened)
+        text = f"Opened {counted(len(opened), 'review')}{': ' + said if said else ''}."
+        if already:
+            text += f" {counted(already, 'check')} already had one."
+        self.message_user(request, text, messages.SUCCESS if opened else messages.WARNING)
 
 
 class ReviewActionForm(ActionForm):
