@@ -34,7 +34,13 @@ def test_admin_dashboard_and_swagger_ui_run_under_the_policy_with_no_violation(s
     for viewport in ("desktop", "phone"):
         page = staff_page(user, "/admin/", viewport=viewport)
         problems = watch(page)
-        for path in ("/admin/", "/admin/echopilot/apikey/", "/admin/echopilot/apikey/add/", "/dashboard/", "/api/docs/"):
+        for path in (
+            "/admin/",
+            "/admin/echopilot/apikey/",
+            "/admin/echopilot/apikey/add/",
+            "/dashboard/",
+            "/api/docs/",
+        ):
             response = page.goto(live_server.url + path)
             assert response.headers["content-security-policy"].startswith("default-src 'self'; script-src 'self';")
             if path == "/api/docs/":
