@@ -197,6 +197,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
         )
     ]
 
+    def add_view(self, request, form_url="", extra_context=None):
+        # One button: every way of saving leads to the page that shows the key.
+        buttons = {"show_save_and_add_another": False, "show_save_and_continue": False}
+        return super().add_view(request, form_url, {**(extra_context or {}), **buttons})
+
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
 

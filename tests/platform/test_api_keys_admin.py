@@ -30,6 +30,7 @@ def test_the_form_asks_only_for_name_and_expiry_with_the_time_zone_and_says_the_
     html = response.content.decode()
     assert "Time zone: UTC" in html
     assert "The key is shown once" in html
+    assert 'name="_save"' in html and 'name="_addanother"' not in html and 'name="_continue"' not in html
     for absent in ("prefix", "created_by", "revoked_at", "last_used_at", "key_hash"):
         assert f'name="{absent}"' not in html and f"field-{absent}" not in html
 
