@@ -3,7 +3,7 @@
 import pytest
 
 from echopilot.models import ApiKey
-from tests.factories import make_user
+from tests.factories import make_email, make_user
 from tests.fixtures.browser import pans, shot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -32,16 +32,19 @@ def test_admin_dashboard_and_swagger_ui_run_under_the_policy_with_no_violation(s
     user = make_user("operator", permissions=["echopilot.view_api_docs", "echopilot.view_apikey"])
     user.is_superuser = True
     user.save()
+    email = make_email(html="<h1>Your receipt</h1><p>USD 25.00</p>")
+    paths = [
+        "/admin/",
+        "/admin/echopilot/apikey/",
+        "/admin/echopilot/apikey/add/",
+        f"/admin/notifications/email/{email.pk}/change/",
+        "/dashboard/",
+        "/api/docs/",
+    ]
     for viewport in ("desktop", "phone"):
         page = staff_page(user, "/admin/", viewport=viewport)
         problems = watch(page)
-        for path in (
-            "/admin/",
-            "/admin/echopilot/apikey/",
-            "/admin/echopilot/apikey/add/",
-            "/dashboard/",
-            "/api/docs/",
-        ):
+        for path in paths:
             response = page.goto(live_server.url + path)
             assert response.headers["content-security-policy"].startswith("default-src 'self'; script-src 'self';")
             if path == "/api/docs/":
@@ -50,6 +53,9 @@ def test_admin_dashboard_and_swagger_ui_run_under_the_policy_with_no_violation(s
                 assert page.get_by_role("button", name="Authorize").is_visible()
                 assert page.get_by_text("Try it out").first.is_visible()
                 shot(page, f"admin/docs-{viewport}")
+            if "/email/" in path:
+                # The HTML preview (a sandboxed srcdoc frame) still renders inside the policy.
+                assert page.frame_locator("iframe").get_by_text("Your receipt").is_visible()
             assert page.evaluate("window.__violations") == [], path
         assert problems == []
 
