@@ -51,7 +51,12 @@ def test_admin_dashboard_and_swagger_ui_run_under_the_policy_with_no_violation(s
                 # Swagger UI ran: it fetched the schema and drew the operations and the Authorize button.
                 page.get_by_text("/api/whoami").first.wait_for()
                 assert page.get_by_role("button", name="Authorize").is_visible()
-                assert page.get_by_text("Try it out").first.is_visible()
+                # An operation opens with its summary, the Authorize hint and the README's body as its example.
+                page.get_by_text("Decide whether a payment may go ahead").click()
+                page.get_by_text('"alice@example.com"').first.wait_for()
+                assert page.get_by_text(
+                    "Try it out sends real requests to this server: first press Authorize"
+                ).is_visible()
                 shot(page, f"admin/docs-{viewport}")
             if "/email/" in path:
                 # The HTML preview (a sandboxed srcdoc frame) still renders inside the policy.
