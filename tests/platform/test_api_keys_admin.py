@@ -107,6 +107,15 @@ def test_the_created_page_shows_the_key_once_in_a_readonly_input_with_a_copy_but
     assert raw not in admin_client.get(LIST).content.decode()
 
 
+def test_a_name_with_markup_is_kept_as_text_and_shown_escaped(admin_client):
+    name = '<img src=x onerror="alert(1)">'
+    response = admin_client.post(ADD, {"name": name})
+    assert ApiKey.objects.get().name == name
+    html = response.content.decode()
+    assert name not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert name not in admin_client.get(LIST).content.decode()
+
+
 def test_a_key_cannot_be_edited_or_deleted_only_revoked(admin_client):
     key, _ = make_api_key(name="billing")
     page = admin_client.get(f"{LIST}{key.pk}/change/")
