@@ -266,8 +266,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys", permissions=["revoke"])
     def revoke(self, request, queryset):
-        revoked = sum(api_key_revoke(key=key) for key in queryset)
-        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+        revoked = [key.name for key in queryset if api_key_revoke(key=key)]
+        if not revoked:
+            self.message_user(request, "No key revoked: the selected keys were already revoked.", messages.WARNING)
+            return
+        keys = "key" if len(revoked) == 1 else "keys"
+        self.message_user(request, f"Revoked {len(revoked)} {keys}: {', '.join(revoked)}.", messages.SUCCESS)
 
 
 @admin.register(Heartbeat)

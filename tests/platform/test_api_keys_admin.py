@@ -149,3 +149,12 @@ def test_the_status_filter_tells_active_revoked_and_expired_apart(admin_client):
     assert page.count('<td class="field-status">expired</td>') == 2
     assert page.count('<td class="field-status">revoked</td>') == 2
     assert page.count('<td class="field-status">active</td>') == 3
+
+
+def test_the_revoke_message_names_the_keys_it_revoked(admin_client):
+    first, _ = make_api_key(name="billing")
+    second, _ = make_api_key(name="crm")
+    response = admin_client.post(LIST, {"action": "revoke", "_selected_action": [first.pk, second.pk]}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["Revoked 2 keys: billing, crm."]
+    response = admin_client.post(LIST, {"action": "revoke", "_selected_action": [first.pk]}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["No key revoked: the selected keys were already revoked."]
