@@ -1,16 +1,21 @@
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.models import AccessAttempt
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django_q.admin import FailAdmin as QFailAdmin
 from django_q.admin import TaskAdmin as QTaskAdmin
 from django_q.admin import resubmit_task
 from django_q.models import Failure, Success
 
-from echopilot.keys import api_key_create, api_key_revoke
+from echopilot.exceptions import Invalid
+from echopilot.keys import api_key_check_expiry, api_key_check_name, api_key_create, api_key_revoke
 from echopilot.models import ApiKey, Heartbeat, TaskQueueEvent
+from echopilot.timefmt import ago, moment_format
 
 
 class ActionPermissionMixin:
@@ -121,14 +126,102 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False  # retention prunes them; nobody removes a record by hand
 
 
+class ApiKeyForm(forms.ModelForm):
+    """A new key: a name and an optional expiry, nothing else (the key itself is made by ``api_key_create``)."""
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "expires_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:  # an existing key's page shows no form fields, only read-only values
+            self.fields["name"].help_text = "Who uses the key, e.g. billing-service; audit records name callers by it."
+            self.fields[
+                "expires_at"
+            ].help_text = (
+                f"Time zone: {timezone.get_current_timezone_name()}. Leave empty for a key that does not expire."
+            )
+
+    def clean_name(self):
+        return _checked(api_key_check_name, self.cleaned_data["name"])
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data["expires_at"]
+        _checked(api_key_check_expiry, expires_at)
+        return expires_at
+
+
+def _checked(check, value):
+    """Run one of ``echopilot.keys``' checks as a form field's validation."""
+    try:
+        return check(value)
+    except Invalid as error:
+        raise forms.ValidationError(error.message, code=error.code) from None
+
+
+class ApiKeyStatusFilter(admin.SimpleListFilter):
+    """Active, revoked or expired, as the Status column says (revoked wins over expired)."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        return queryset
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "status", "created_at", "created_by", "expires_at", "last_used_at"]
-    list_filter = ["revoked_at", "expires_at"]
+    """Named API keys: created here (shown once), revoked by an action; never edited or deleted.
+
+    A key's name and expiry are fixed once it exists (revoke it and make a new one), and the row
+    stays after revocation, so audit records keep naming a key that once existed.
+    """
+
+    form = ApiKeyForm
+    list_display = ["name", "prefix", "status", "created", "created_by", "expires", "last_used"]
+    list_filter = [ApiKeyStatusFilter]
     search_fields = ["name", "prefix"]
     list_select_related = ["created_by"]
-    readonly_fields = ["prefix", "created_at", "created_by", "revoked_at", "last_used_at"]
+    fields = ["name", "prefix", "status", "created", "created_by", "expires", "revoked", "last_used"]
+    readonly_fields = fields
     actions = ["revoke"]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "fields": ["name", "expires_at"],
+                "description": "The key is shown once, on the next page: copy it there. Only its hash is stored.",
+            },
+        )
+    ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # One button: every way of saving leads to the page that shows the key.
+        buttons = {"show_save_and_add_another": False, "show_save_and_continue": False}
+        return super().add_view(request, form_url, {**(extra_context or {}), **buttons})
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     @admin.display(description="Status")
     def status(self, obj):
@@ -136,15 +229,23 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return "revoked"
         return "active" if obj.is_active() else "expired"
 
-    def get_readonly_fields(self, request, obj=None):
-        # A key's name and expiry are fixed once created; revoke it and make a new one.
-        if obj is not None:
-            return [*self.readonly_fields, "name", "expires_at"]
-        return self.readonly_fields
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj):
+        return moment_format(obj.created_at)
+
+    @admin.display(description="Expires", ordering="expires_at")
+    def expires(self, obj):
+        return moment_format(obj.expires_at) if obj.expires_at else "never"
+
+    @admin.display(description="Revoked", ordering="revoked_at")
+    def revoked(self, obj):
+        return moment_format(obj.revoked_at) if obj.revoked_at else "-"
+
+    @admin.display(description="Last used", ordering="last_used_at")
+    def last_used(self, obj):
+        return ago(obj.last_used_at) if obj.last_used_at else "never"
 
     def save_model(self, request, obj, form, change):
-        if change:
-            return
         key, raw = api_key_create(
             name=form.cleaned_data["name"], expires_at=form.cleaned_data.get("expires_at"), created_by=request.user
         )
@@ -153,26 +254,33 @@ class ApiKeyAdmin(admin.ModelAdmin):
         request._new_api_key = raw
 
     def response_add(self, request, obj, post_url_continue=None):
-        # The key is shown on this one page and never stored: no message, no cookie, no session.
-        return TemplateResponse(
+        # The key is shown on this one page and never stored: no message, no cookie, no session, no cache.
+        response = TemplateResponse(
             request,
             "admin/echopilot/apikey/created.html",
             {
                 **self.admin_site.each_context(request),
                 "key": obj,
                 "raw_key": request._new_api_key,
+                "expires": moment_format(obj.expires_at) if obj.expires_at else "",
                 "opts": self.model._meta,
                 "title": "API key created",
             },
         )
+        add_never_cache_headers(response)
+        return response
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("echopilot.revoke_apikey")
 
     @admin.action(description="Revoke selected keys", permissions=["revoke"])
     def revoke(self, request, queryset):
-        revoked = sum(api_key_revoke(key=key) for key in queryset)
-        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+        revoked = [key.name for key in queryset if api_key_revoke(key=key)]
+        if not revoked:
+            self.message_user(request, "No key revoked: the selected keys were already revoked.", messages.WARNING)
+            return
+        keys = "key" if len(revoked) == 1 else "keys"
+        self.message_user(request, f"Revoked {len(revoked)} {keys}: {', '.join(revoked)}.", messages.SUCCESS)
 
 
 @admin.register(Heartbeat)

@@ -10,10 +10,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from echopilot.actors import actor_key
+from echopilot.exceptions import Invalid
 from echopilot.models import ApiKey
 
 KEY_PREFIX = "ep_"
 MAX_KEY_LENGTH = 256
+# A value of DASHBOARD_KEY is named by its place: "DASHBOARD_KEY#1" in audit records (``Principal.label``).
+DASHBOARD_KEY_LABEL = "DASHBOARD_KEY#"
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class Principal:
 
     @property
     def label(self) -> str:
-        return actor_key(f"DASHBOARD_KEY#{self.name}" if self.kind == "dashboard_key" else self.name)
+        return actor_key(f"{DASHBOARD_KEY_LABEL}{self.name}" if self.kind == "dashboard_key" else self.name)
 
     def __str__(self):
         return self.label
@@ -43,8 +46,39 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def api_key_check_name(name: str) -> str:
+    """A new key's name as stored (trimmed), or ``Invalid`` saying what is wrong with it.
+
+    The name is how audit records and ``created_by`` fields name the caller (``key:<name>``), so
+    it is one printable line, and never one of the dashboard keys' labels ("DASHBOARD_KEY#1" …),
+    which would make a named key's actions read as a dashboard key's.
+    """
+    name = name.strip()
+    if not name:
+        raise Invalid("A key needs a name.", code="blank", fields={"name": ["A key needs a name."]})
+    if not name.isprintable():
+        message = "The name may not contain control or invisible characters (tabs, line breaks, zero-width ...)."
+        raise Invalid(message, code="control_characters", fields={"name": [message]})
+    if name.upper().startswith(DASHBOARD_KEY_LABEL.rstrip("#")):
+        message = f"Names starting with {DASHBOARD_KEY_LABEL.rstrip('#')} are the labels of the DASHBOARD_KEY values."
+        raise Invalid(message, code="reserved_name", fields={"name": [message]})
+    return name
+
+
+def api_key_check_expiry(expires_at, *, now=None) -> None:
+    """``Invalid`` for an expiry that is not in the future (a key that would never work)."""
+    if expires_at is not None and expires_at <= (now or timezone.now()):
+        message = "The expiry must be in the future (leave it empty for a key that does not expire)."
+        raise Invalid(message, code="expired", fields={"expires_at": [message]})
+
+
 def api_key_create(*, name: str, expires_at=None, created_by=None) -> tuple[ApiKey, str]:
-    """Create a named key; returns the row and the key, which is not stored anywhere."""
+    """Create a named key; returns the row and the key, which is not stored anywhere.
+
+    The name is checked here (``api_key_check_name``) whoever calls; the expiry's "in the future"
+    is the admin form's rule (``api_key_check_expiry``), so tests can still make expired keys.
+    """
+    name = api_key_check_name(name)
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
         name=name,

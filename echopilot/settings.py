@@ -148,6 +148,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The staff pages' Content-Security-Policy; outside the portal's middleware, which sets its own.
+    "echopilot.middleware.StaffContentSecurityPolicyMiddleware",
     # The portal's own session (cookie portal_session, path /portal), never the admin's.
     "portal.middleware.PortalSessionMiddleware",
     # The portal's security headers go on every /portal response, error pages included.
@@ -317,12 +319,19 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Fraud guard, payments ledger, notifications, customer portal links and "
         "observability. Every route needs the `X-Dash-Key` header, except the Stripe webhook, "
-        "which is authenticated by its `Stripe-Signature`."
+        "which is authenticated by its `Stripe-Signature`.\n\n"
+        "**Try it out** sends real requests to this server: first press **Authorize** and enter a key "
+        "(a value of `DASHBOARD_KEY`, or a key created in the admin under *Platform → API keys*) as `X-Dash-Key`. "
+        "Being logged in to the admin opens these docs, not the API. Each operation's example is a request "
+        "that works as written; `POST` operations change data (a fraud check is recorded, an email is queued)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No validator badge: it would load an image from validator.swagger.io (refused by the CSP, and nothing
+    # leaves this server). The key entered under Authorize is not persisted (no localStorage): it is a secret.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api",

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from echopilot import views
 from echopilot.auth import DashKeyAuthentication, IsApiKeyOrDocsReader, StaffSessionAuthentication
@@ -20,7 +20,8 @@ api_patterns = [
     path("", include("observability.urls")),
     path("", include("portal.api_urls")),
     path("schema/", SpectacularAPIView.as_view(**_docs_access), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **_docs_access), name="docs"),
+    # The split view serves Swagger UI's start-up script as a file (docs/?script), not inline: works under the CSP.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema", **_docs_access), name="docs"),
 ]
 
 urlpatterns = [

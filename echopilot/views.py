@@ -50,7 +50,9 @@ def readyz(request):
 class WhoAmIView(APIView):
     """Which key the request was authenticated with (never the key itself)."""
 
-    @extend_schema(operation_id="whoami", responses=WhoAmISerializer)
+    @extend_schema(
+        operation_id="whoami", summary="Which key this request is authenticated with", responses=WhoAmISerializer
+    )
     def get(self, request):
         return Response(WhoAmISerializer(request.user).data)
 

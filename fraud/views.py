@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -9,7 +9,37 @@ from fraud.services import fraud_check_create, fraud_review_act
 
 
 class CheckView(APIView):
-    @extend_schema(operation_id="fraud_check", request=CheckInput, responses={200: CheckOutput})
+    @extend_schema(
+        operation_id="fraud_check",
+        summary="Decide whether a payment may go ahead (allow, block or review)",
+        request=CheckInput,
+        responses={200: CheckOutput},
+        examples=[
+            OpenApiExample(
+                "A card payment",
+                value={
+                    "email": "alice@example.com",
+                    "amount": "49.99",
+                    "card_type": "credit",
+                    "card_fingerprint": "fp_abc",
+                    "payment_id": "pi_1",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "With the caller's own counts, in another currency",
+                value={
+                    "email": "suspicious@test.com",
+                    "amount": "120",
+                    "currency": "eur",
+                    "card_type": "prepaid",
+                    "recent_count": 10,
+                    "daily_total": "300.00",
+                },
+                request_only=True,
+            ),
+        ],
+    )
     def post(self, request):
         data = CheckInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -26,7 +56,9 @@ class CheckView(APIView):
 
 
 class CheckDetailView(APIView):
-    @extend_schema(operation_id="fraud_check_detail", responses={200: CheckOutput})
+    @extend_schema(
+        operation_id="fraud_check_detail", summary="Show a fraud check and its review", responses={200: CheckOutput}
+    )
     def get(self, request, check_id):
         check = fraud_check_get(check_id=check_id)
         return Response(CheckOutput(check).data)
@@ -35,7 +67,23 @@ class CheckDetailView(APIView):
 class CheckReviewView(APIView):
     @extend_schema(
         operation_id="fraud_check_review",
+        summary="Open, approve or reject a check's manual review",
         request=ReviewInput,
+        examples=[
+            OpenApiExample(
+                "Reject as fraud",
+                value={"action": "reject", "resolution": "fraud", "note": "Card reported stolen by its owner."},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Approve",
+                value={"action": "approve", "note": "Customer confirmed the order by phone."},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Open a review", value={"action": "open", "note": "Unusual shipping address."}, request_only=True
+            ),
+        ],
         responses={
             200: CheckOutput,
             409: OpenApiResponse(

@@ -1,5 +1,5 @@
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +23,25 @@ class EmailSendView(APIView):
 
     @extend_schema(
         operation_id="email_send",
+        summary="Send an email (stored, then delivered with retries)",
         request=EmailSendSerializer,
+        examples=[
+            OpenApiExample(
+                "One recipient",
+                value={"to": "you@example.com", "subject": "Hello", "body": "It works."},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Several recipients, with HTML",
+                value={
+                    "to": ["ada@example.com", "grace@example.com"],
+                    "subject": "Your monthly statement",
+                    "body": "Your statement for November is ready.",
+                    "html": "<p>Your statement for <b>November</b> is ready.</p>",
+                },
+                request_only=True,
+            ),
+        ],
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -60,6 +78,10 @@ class EmailSendView(APIView):
 
 
 class EmailDetailView(APIView):
-    @extend_schema(operation_id="email_retrieve", responses=EmailResponseSerializer)
+    @extend_schema(
+        operation_id="email_retrieve",
+        summary="Show an email and its delivery status",
+        responses=EmailResponseSerializer,
+    )
     def get(self, request, public_id):
         return Response(EmailResponseSerializer({"email": email_get(public_id=public_id)}).data)

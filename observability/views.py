@@ -39,6 +39,7 @@ def _snapshot_answer(snapshot: Snapshot) -> dict:
 class SnapshotView(APIView):
     @extend_schema(
         operation_id="observability_snapshot",
+        summary="The latest system snapshot",
         description=(
             "The latest stored snapshot; reading it changes nothing. While none is stored yet (the first "
             "seconds of a new installation) the snapshot is measured for this answer and not stored. "
@@ -54,6 +55,7 @@ class SnapshotView(APIView):
 
     @extend_schema(
         operation_id="observability_snapshot_take",
+        summary="Take a system snapshot now",
         description=(
             "Take a fresh snapshot now, store it and answer it. CPU is measured since the previous "
             "reading of the answering process (a quarter of a second at least), never over a full second."
@@ -67,7 +69,10 @@ class SnapshotView(APIView):
 
 class SnapshotListView(APIView):
     @extend_schema(
-        operation_id="observability_snapshots", parameters=[SnapshotListQuery], responses={200: SnapshotListResponse}
+        operation_id="observability_snapshots",
+        summary="Recent snapshots, newest first",
+        parameters=[SnapshotListQuery],
+        responses={200: SnapshotListResponse},
     )
     def get(self, request):
         query = SnapshotListQuery(data=request.query_params)
@@ -77,7 +82,11 @@ class SnapshotListView(APIView):
 
 
 class AlertListView(APIView):
-    @extend_schema(operation_id="observability_alerts", responses={200: AlertListResponse})
+    @extend_schema(
+        operation_id="observability_alerts",
+        summary="Production alerts, firing first",
+        responses={200: AlertListResponse},
+    )
     def get(self, request):
         alerts = selectors.alert_list(now=timezone.now())
         firing = sum(alert.status == Alert.Status.FIRING for alert in alerts)

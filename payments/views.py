@@ -1,5 +1,5 @@
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,8 +28,29 @@ class StripeWebhookView(APIView):
 
     @extend_schema(
         operation_id="webhooks_stripe",
+        summary="Receive a Stripe event (authenticated by Stripe-Signature, not X-Dash-Key)",
         auth=[],
         request={"application/json": OpenApiTypes.OBJECT},
+        examples=[
+            OpenApiExample(
+                "A payment succeeded (sign it with manage.py stripe_sign_event)",
+                value={
+                    "id": "evt_demo_1",
+                    "object": "event",
+                    "type": "payment_intent.succeeded",
+                    "data": {
+                        "object": {
+                            "id": "pi_demo_1",
+                            "object": "payment_intent",
+                            "amount": 2500,
+                            "currency": "usd",
+                            "receipt_email": "ada@example.com",
+                        }
+                    },
+                },
+                request_only=True,
+            )
+        ],
         parameters=[
             OpenApiParameter(
                 "Stripe-Signature",
@@ -63,7 +84,12 @@ class StripeWebhookView(APIView):
 class PaymentListView(APIView):
     """Payments newest first, filtered by email, status and creation time."""
 
-    @extend_schema(operation_id="payments_list", parameters=[PaymentFilterSerializer], responses=PaymentPageSerializer)
+    @extend_schema(
+        operation_id="payments_list",
+        summary="List payments, newest first",
+        parameters=[PaymentFilterSerializer],
+        responses=PaymentPageSerializer,
+    )
     def get(self, request):
         filters = PaymentFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -72,7 +98,7 @@ class PaymentListView(APIView):
 
 
 class PaymentDetailView(APIView):
-    @extend_schema(operation_id="payments_retrieve", responses=PaymentResponseSerializer)
+    @extend_schema(operation_id="payments_retrieve", summary="Show a payment", responses=PaymentResponseSerializer)
     def get(self, request, provider_id):
         payment = payment_get(provider_id=provider_id)
         return Response(PaymentResponseSerializer({"payment": payment}).data)

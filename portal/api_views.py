@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,7 +18,17 @@ class LinkCreateView(APIView):
         response["Cache-Control"] = "no-store"
         return response
 
-    @extend_schema(operation_id="portal_link_create", request=LinkInput, responses={200: LinkOutput})
+    @extend_schema(
+        operation_id="portal_link_create",
+        summary="Create a signed link to a customer's portal",
+        request=LinkInput,
+        responses={200: LinkOutput},
+        examples=[
+            OpenApiExample(
+                "A link for a day", value={"email": "ada@example.com", "expiry_hours": 24}, request_only=True
+            )
+        ],
+    )
     def post(self, request):
         data = LinkInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -29,7 +39,16 @@ class LinkCreateView(APIView):
 class RevokeView(APIView):
     """Revoke one link (link_id) or every link of an email (email); they stop working at once."""
 
-    @extend_schema(operation_id="portal_link_revoke", request=RevokeInput, responses={200: RevokeOutput})
+    @extend_schema(
+        operation_id="portal_link_revoke",
+        summary="Revoke one portal link or every link of an email",
+        request=RevokeInput,
+        responses={200: RevokeOutput},
+        examples=[
+            OpenApiExample("Every link of an email", value={"email": "ada@example.com"}, request_only=True),
+            OpenApiExample("One link", value={"link_id": "pl_3f9c2a7b1e4d5c6a8b9e0f12"}, request_only=True),
+        ],
+    )
     def post(self, request):
         data = RevokeInput(data=request.data)
         data.is_valid(raise_exception=True)
