@@ -213,7 +213,7 @@ class FraudReviewAdmin(admin.ModelAdmin):
         checks = "check" if line.checks_24h == 1 else "checks"
         payments = "payment" if line.payments == 1 else "payments"
         refunds = "refund" if line.refunds == 1 else "refunds"
-        return f"{line.checks_24h} {checks} in 24 h · {line.payments} {payments} · {line.refunds} {refunds}"
+        return f"{line.checks_24h} {checks} in 24\u00a0h · {line.payments} {payments} · {line.refunds} {refunds}"
 
     @admin.display(description="State", ordering="state")
     def state_badge(self, review):
@@ -324,7 +324,7 @@ class FraudReviewAdmin(admin.ModelAdmin):
             if review.state == FraudReview.State.OPEN:
                 self.message_user(
                     request,
-                    f"{holder.removeprefix('user:')} is reviewing this; take it over to decide.",
+                    f"Being reviewed by {holder.removeprefix('user:')}; take it over to decide.",
                     messages.ERROR,
                 )
                 return HttpResponseRedirect(request.path)
