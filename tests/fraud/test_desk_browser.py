@@ -32,7 +32,7 @@ def open_reviews():
     now = timezone.now()
     reviews = []
     for minutes, email, amount, card in [
-        (50, "grace.muller119@example.com", "7250.00", "fp_4f9a1c2b7d3e8f60a1b2c3d4e5f60718"),
+        (50, "grace.muller119@example.com", "7250.00", "fp_" + "4f9a1c2b7d3e8f60" * 3 + "a1b2c3d4e5f60"),
         (30, "eva.silva70@example.net", "6100.00", "fp_eva"),
         (10, "mallory@fraudster.test", "8500.00", "fp_mallory"),
     ]:
