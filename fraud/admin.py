@@ -65,7 +65,7 @@ def _masked(email: str) -> str:
 
 
 def _evidence(check: FraudCheck) -> list[tuple[str, str, str]]:
-    """What the rule compared: (what, observed, limit) rows, money and counts in plain form."""
+    """What the rule compared, then everything else the check counted: (what, observed, limit) rows."""
     observed, currency = check.observed or {}, check.currency
 
     def amount(value) -> str:
@@ -74,20 +74,45 @@ def _evidence(check: FraudCheck) -> list[tuple[str, str, str]]:
         except (InvalidOperation, ValueError):
             return str(value)
 
+    shown = set()
     if check.rule == "review_amount":
-        return [("Amount of this payment", money_format(check.amount, currency), amount(check.limit))]
-    if check.rule == "velocity":
-        return [("Payments with this card in the past hour", str(observed.get("recent_count", "")), check.limit)]
-    if check.rule == "daily_amount":
-        before = observed.get("daily_total", "0")
+        rows = [("Amount of this payment", money_format(check.amount, currency), amount(check.limit))]
+    elif check.rule == "velocity":
+        rows = [
+            (
+                "Payments with this card in the past hour, before this one",
+                str(observed.get("recent_count", "")),
+                check.limit,
+            )
+        ]
+        shown = {"recent_count"}
+    elif check.rule == "daily_amount":
         try:
-            total = money_format(Decimal(str(before)) + check.amount, currency)
+            total = money_format(Decimal(str(observed.get("daily_total", "0"))) + check.amount, currency)
         except (InvalidOperation, ValueError):
-            total = str(before)
-        return [("Today's total with this email, this payment included", total, amount(check.limit))]
-    if check.rule == "prepaid":
-        return [("Card type", check.card_type, check.limit or "prepaid cards blocked")]
-    return [(str(key).replace("_", " "), str(value), "") for key, value in observed.items()]
+            total = str(observed.get("daily_total", ""))
+        rows = [("Today's total with this email, this payment included", total, amount(check.limit))]
+        shown = {"daily_total"}
+    elif check.rule == "prepaid":
+        rows = [("Card type", check.card_type, check.limit or "prepaid cards blocked")]
+    else:
+        rows = []
+    for key, value in observed.items():
+        if key in shown:
+            continue
+        text = amount(value) if str(key).endswith("daily_total") else str(value)
+        rows.append((_OBSERVED.get(key, str(key).replace("_", " ")), text, ""))
+    return rows
+
+
+_OBSERVED = {
+    "recent_count": "Checks of this card in the past hour",
+    "daily_total": "Today's total with this email before this payment",
+    "ours_recent_count": "Checks of this card in the past hour, by our count",
+    "ours_daily_total": "Today's total with this email, by our count",
+    "list": "List",
+    "card_type": "Card type",
+}
 
 
 class OpenFirstFilter(admin.SimpleListFilter):

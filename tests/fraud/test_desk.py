@@ -11,7 +11,14 @@ from django.utils import timezone
 
 from fraud.models import FraudReview
 from fraud.selectors import review_customer, review_next_open, review_queue_histories
-from fraud.services import CLAIM_FOR, NOTE_MAX_LENGTH, NOTE_TOO_LONG, fraud_check_create, fraud_review_claim
+from fraud.services import (
+    CLAIM_FOR,
+    NOTE_MAX_LENGTH,
+    NOTE_TOO_LONG,
+    fraud_check_create,
+    fraud_review_act,
+    fraud_review_claim,
+)
 from payments.models import Payment
 from tests.factories import make_fraud_check, make_fraud_review, make_payment
 
@@ -276,3 +283,16 @@ def test_the_review_page_has_no_save_or_delete_and_no_inline_script(staff_login,
     assert "onclick=" not in html and "fraud/review.js" in html
     scripts = [part.split(">", 1)[1].split("</script", 1)[0] for part in html.split("<script")[1:]]
     assert all(not body.strip() for body in scripts)
+
+
+@pytest.mark.django_db
+def test_the_evidence_shows_the_observed_count_against_the_limit(staff_login, settings):
+    settings.GUARD_MAX_PER_HOUR = 5
+    for n in range(6):
+        check = fraud_check_create(email=f"c{n}@example.com", amount=Decimal("10.00"), card_fingerprint="fpV")
+    review = fraud_review_act(check=check, action="open", by="user:ops")  # a manual review of the blocked check
+    html = staff_login(*REVIEWER).get(page_of(review)).content.decode()
+    row = html.split("Payments with this card in the past hour, before this one", 1)[1].split("</tr>", 1)[0]
+    assert [cell.split("</td>")[0] for cell in row.split('class="desk-num">')[1:]] == ["5", "5"]  # the rule: 5 >= 5
+    assert "5 payments with this card in the past hour (limit 5)" in html
+    assert "Today&#x27;s total with this email before this payment" in html and "USD 0.00" in html  # a new email
