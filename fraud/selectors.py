@@ -258,7 +258,7 @@ def review_claim_holder(review: FraudReview, *, now: datetime) -> str:
 
 def review_next_open(*, after: FraudReview, by: str, now: datetime) -> FraudReview | None:
     """The next open review for ``by``: the oldest waiting that nobody else holds, ``after`` left out."""
-    free = Q(claimed_by="") | Q(claimed_by=by) | Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+    free = Q(claimed_by=by) | Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
     return (
         FraudReview.objects.filter(free, state=FraudReview.State.OPEN)
         .exclude(pk=after.pk)

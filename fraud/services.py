@@ -212,7 +212,7 @@ def fraud_review_claim(*, review: FraudReview, by: str, now: datetime | None = N
         won = reviews.filter(claimed_by=holder, claimed_until__gt=now).update(claimed_by=by, claimed_until=until)
         event, extra = "review_claim_taken_over", {"from_by": holder}
     else:
-        free = Q(claimed_by="") | Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+        free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)  # a claim always sets both fields
         won = reviews.filter(free).update(claimed_by=by, claimed_until=until)
         event, extra = "review_claimed", {}
     if not won:

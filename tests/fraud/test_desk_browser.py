@@ -54,6 +54,25 @@ def open_reviews():
     return reviews
 
 
+CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+
+
+def under_csp(page) -> list[str]:
+    """Serve the review pages with a strict Content-Security-Policy; returns the violations the console reports."""
+
+    def with_policy(route):
+        if route.request.method != "GET":  # a decision's redirect is left for the browser to follow
+            route.continue_()
+            return
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
+
+    page.route(re.compile(r"/admin/fraud/fraudreview/\d+/change/$"), with_policy)
+    violations = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
+    return violations
+
+
 def tall_enough(page, names) -> dict:
     """The height of each named button or link that is under 44 px (empty: all are touch-sized)."""
     heights = {}
@@ -83,7 +102,9 @@ def test_a_reviewer_works_the_queue_with_buttons_and_keys_on_desktop_and_phone(s
     shot(phone, "admin/desk-queue-phone")
 
     # The decision page: the evidence, then Approve with the button; save and next lands on eva's review.
+    violations = under_csp(page)
     page.get_by_role("link", name=re.compile("grace.muller119")).click()
+    page.wait_for_url(re.compile(f"{page_of(grace)}$"))
     assert page.get_by_role("heading", name="Review: USD 7,250.00, grace.muller119@example.com").is_visible()
     evidence = page.get_by_role("region", name="Evidence").inner_text()
     assert "USD 7,250.00" in evidence and "USD 5,000.00" in evidence and "review_amount" in evidence
@@ -104,6 +125,7 @@ def test_a_reviewer_works_the_queue_with_buttons_and_keys_on_desktop_and_phone(s
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(f"{page_of(mallory)}$"))
     assert "Rejected 1 review: eva.silva70@…, USD 6,100.00 — fraud" in page.locator(".messagelist").inner_text()
+    assert violations == []  # the keys worked under script-src 'self', and nothing was refused
 
     # On the phone, every action is reachable and touch-sized; a approves the last one and lands on the queue.
     phone.goto(phone.url.split("/admin/")[0] + page_of(mallory))
@@ -141,10 +163,12 @@ def test_a_claim_shows_to_another_reviewer_who_may_take_it_over_and_a_viewer_see
     assert "being reviewed by alice" in queue.locator("#result_list tbody tr").first.inner_text()
     shot(queue, "admin/desk-queue-dark")
     queue.get_by_role("link", name=re.compile("grace.muller119")).click()
+    queue.wait_for_url(re.compile(f"{page_of(grace)}$"))
     assert "Being reviewed by alice" in queue.get_by_role("region", name="State").inner_text()
     assert queue.get_by_role("button", name="Approve").count() == 0
     shot(queue, "admin/desk-review-claimed-dark")
     queue.get_by_role("button", name="Take over from alice").click()
+    queue.wait_for_load_state()
     assert "You are reviewing this" in queue.get_by_role("region", name="State").inner_text()
     assert queue.get_by_role("button", name=re.compile("Approve")).is_visible()
     grace.refresh_from_db()
