@@ -153,6 +153,19 @@ def test_a_reviewer_works_the_queue_with_buttons_and_keys_on_desktop_and_phone(s
     }
     assert FraudReview.objects.get(state="rejected").resolution == "fraud"
 
+    # Closed: the decision, who and when, read-only; under "All" the states read apart.
+    base = page.url.split("/admin/")[0]
+    page.goto(base + page_of(eva))
+    state = page.get_by_role("region", name="State").inner_text()
+    assert "Rejected by alice on" in state and "Fraud" in state
+    assert page.get_by_role("button", name=re.compile("Approve|Reject|Take over")).count() == 0
+    shot(page, "admin/desk-review-closed")
+    page.goto(base + QUEUE + "?state=all")
+    badges = page.locator("#result_list .desk-badge").all_inner_texts()
+    assert sorted(badges) == ["Approved", "Approved", "Rejected"]
+    assert overflow(page, "#changelist .results") == 0
+    shot(page, "admin/desk-queue-all")
+
 
 def test_a_claim_shows_to_another_reviewer_who_may_take_it_over_and_a_viewer_sees_no_action(staff_page):
     grace, _eva, _mallory = open_reviews()
