@@ -100,7 +100,16 @@ class ExactSearchMixin:
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Machine records (decisions, deliveries, events): viewable and filterable, never edited by hand."""
+    """Machine records (decisions, deliveries, events): viewable and filterable, never edited by hand.
+
+    The change page is a detail page (no Save, no Delete); operators act on records only through
+    actions, each behind its own permission. ``records.css`` lets the lists wrap long values instead
+    of widening the table, styles ``echopilot.admin_display``'s badges and JSON, and gives the phone
+    action bar 44 px touch targets.
+    """
+
+    class Media:
+        css = {"all": ["echopilot/records.css"]}
 
     def has_add_permission(self, request):
         return False

@@ -106,6 +106,9 @@ TIME_ZONE = env_timezone("TIME_ZONE", "UTC")
 USE_TZ = True
 USE_I18N = True
 LANGUAGE_CODE = "en-us"
+# Django's own date rendering (the admin's lists and read-only fields) in the one date style of
+# echopilot.timefmt: "2026-11-29 06:04 UTC". Localized formats win over DATETIME_FORMAT, hence a format module.
+FORMAT_MODULE_PATH = ["echopilot.formats"]
 
 LOG_DIR = _project_path(env_str("LOG_DIR", "logs"))
 VAR_DIR = BASE_DIR / "var"
@@ -113,7 +116,7 @@ VAR_DIR = BASE_DIR / "var"
 # --- Applications -----------------------------------------------------------
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "observability.sites.OpsAdminConfig",  # django.contrib.admin with our admin site (app order, "View site")
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,13 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from echopilot import views
 from echopilot.auth import DashKeyAuthentication, IsApiKeyOrDocsReader, StaffSessionAuthentication
-
-admin.site.site_header = "EchoPilot Ops"
-admin.site.site_title = "EchoPilot Ops"
-admin.site.index_title = "Operations"
 
 # An API key, or a staff user holding echopilot.view_api_docs (the docs open in a browser after the admin login).
 _docs_access = {
@@ -27,6 +24,9 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    # The root is the operators' start: the admin home (its login for others) with the work and the dashboard.
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="root"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("livez", views.livez, name="livez"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),

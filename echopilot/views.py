@@ -1,4 +1,6 @@
 from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
@@ -9,6 +11,12 @@ from rest_framework.views import APIView
 from echopilot.errors import error_body
 from echopilot.health import READINESS_CHECKS, readiness
 from echopilot.serializers import WhoAmISerializer
+
+
+@require_safe
+def favicon(request):
+    """Browsers ask for /favicon.ico on their own; ours is an SVG among the static files (pages link it too)."""
+    return redirect(static("echopilot/favicon.svg"))
 
 
 @never_cache

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from echopilot.actors import actor_user
 from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin
+from echopilot.admin_display import address_short, badge_html, counted, json_html, moment_field
 from echopilot.exceptions import Conflict, Invalid
 from echopilot.money import money_format
 from echopilot.timefmt import ago, duration_format, moment_format
@@ -31,37 +32,79 @@ def _card_key(fingerprint: str) -> str:
 class FraudCheckAdmin(ExactSearchMixin, ReadOnlyAdmin):
     """Checks are machine records: read-only, filterable, searchable by id and email."""
 
-    list_display = ["check_id", "created_at", "email", "amount", "currency", "card_type", "decision", "reason"]
+    list_display = ["check_id", "created", "email", "amount_shown", "decision_shown", "reason_shown"]
     list_filter = ["decision", "rule", "card_type", "currency", "created_at"]
     # Each an indexed exact match; the card is found through card_key ("card:<fingerprint>",
     # index fraud_card_time), as card_fingerprint itself has no index.
     exact_search = {"email": str.lower, "check_id": None, "payment_ref": None, "card_key": _card_key}
     search_help_text = "Exact email, check id (fc_…), payment id or card fingerprint."
     date_hierarchy = "created_at"
+    fields = [
+        "check_id",
+        "created",
+        "email",
+        "amount_shown",
+        "card",
+        "decision_shown",
+        "reason_shown",
+        "rule",
+        "observed_shown",
+        "limit",
+        "ruleset_version",
+        "payment_ref",
+        "payment",
+        "caller_recent_count",
+        "caller_daily_total_shown",
+        "created_by",
+    ]
+    readonly_fields = fields
     actions = ["open_review"]
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    created = moment_field("created_at", "Created")
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_shown(self, check):
+        return money_format(check.amount, check.currency)
+
+    @admin.display(description="Decision", ordering="decision")
+    def decision_shown(self, check):
+        return badge_html(check.decision, check.get_decision_display())
+
+    @admin.display(description="Reason")
+    def reason_shown(self, check):
+        return check_reason_text(check)
+
+    @admin.display(description="Card")
+    def card(self, check):
+        return f"{check.card_type} {check.card_fingerprint}".strip()
+
+    @admin.display(description="Observed")
+    def observed_shown(self, check):
+        return json_html(check.observed)
+
+    @admin.display(description="Caller's daily total")
+    def caller_daily_total_shown(self, check):
+        total = check.caller_daily_total
+        return "-" if total is None else money_format(total, check.currency)
 
     def has_review_permission(self, request):
         return request.user.has_perm("fraud.review_fraudcheck")
 
     @admin.action(description="Open a manual review", permissions=["review"])
     def open_review(self, request, queryset):
-        opened, by = 0, actor_user(request.user)
+        opened, already, by = [], 0, actor_user(request.user)
         for check in queryset:
             try:
                 fraud_review_act(check=check, action="open", by=by)
             except Conflict:
+                already += 1
                 continue
-            opened += 1
-        self.message_user(request, f"Opened {opened} review(s).", messages.SUCCESS)
-
-
-def _masked(email: str) -> str:
-    """An email as success messages show it: the local part, then "@…" ("grace@…")."""
-    local, at, _domain = email.partition("@")
-    return f"{local}@…" if at else email
+            opened.append(check)
+        said = ", ".join(f"{address_short(c.email)}, {money_format(c.amount, c.currency)}" for c in opened)
+        text = f"Opened {counted(len(opened), 'review')}{': ' + said if said else ''}."
+        if already:
+            text += f" {counted(already, 'check')} already had one."
+        self.message_user(request, text, messages.SUCCESS if opened else messages.WARNING)
 
 
 def _evidence(check: FraudCheck) -> list[tuple[str, str, str]]:
@@ -183,7 +226,7 @@ class FraudReviewAdmin(admin.ModelAdmin):
     change_form_template = "admin/fraud/fraudreview/decide.html"
 
     class Media:
-        css = {"all": ["fraud/desk.css"]}
+        css = {"all": ["echopilot/records.css", "fraud/desk.css"]}
         js = ["fraud/review.js"]
 
     def has_add_permission(self, request):
@@ -243,7 +286,7 @@ class FraudReviewAdmin(admin.ModelAdmin):
     @admin.display(description="State", ordering="state")
     def state_badge(self, review):
         holder = selectors.review_claim_holder(review, now=timezone.now())
-        badge = format_html('<span class="desk-badge desk-{}">{}</span>', review.state, review.get_state_display())
+        badge = badge_html(review.state, review.get_state_display())
         if holder:
             return format_html(
                 '{}<span class="desk-sub">being reviewed by {}</span>', badge, holder.removeprefix("user:")
@@ -365,7 +408,9 @@ class FraudReviewAdmin(admin.ModelAdmin):
             self.message_user(request, refused.message, messages.WARNING)
             return HttpResponseRedirect(request.path)
         done = "Approved" if review.state == FraudReview.State.APPROVED else "Rejected"
-        text = f"{done} 1 review: {_masked(check.email)}, {money_format(check.amount, check.currency)}"
+        text = (
+            f"{done} {counted(1, 'review')}: {address_short(check.email)}, {money_format(check.amount, check.currency)}"
+        )
         if review.resolution:
             text += f" — {review.get_resolution_display().lower()}"
         self.message_user(request, text, messages.SUCCESS)

@@ -1,8 +1,9 @@
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from echopilot.actors import actor_user
 from echopilot.admin import ReadOnlyAdmin
+from echopilot.admin_display import address_short, badge_html, counted, moment_field, truncated_html
 from notifications.models import Email, Status, TelegramMessage
 from notifications.services import email_requeue, email_resend, telegram_requeue
 
@@ -25,39 +26,56 @@ class HasErrorFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _email_said(email: Email) -> str:
+    """An email as a success message names it: "receipt to grace@…" ("+2" for more recipients)."""
+    to = address_short(email.to[0]) if email.to else "nobody"
+    more = f" +{len(email.to) - 1}" if len(email.to) > 1 else ""
+    return f"{email.kind} to {to}{more}"
+
+
 class DeliveryAdmin(ReadOnlyAdmin):
     """Machine records: read-only, filterable; operators act on them only through the actions."""
 
     date_hierarchy = "created_at"
     show_full_result_count = False
 
+    created = moment_field("created_at", "Created")
+    sent = moment_field("sent_at", "Sent")
+    next_attempt = moment_field("next_attempt_at", "Next attempt")
+    claimed = moment_field("claimed_at", "Claimed by a worker")
+
+    @admin.display(description="Status", ordering="status")
+    def status_shown(self, delivery):
+        return badge_html(delivery.status, delivery.status_text)
+
     @admin.display(description="Last error")
-    def error(self, obj):
-        return obj.last_error[:80]
+    def error(self, delivery):
+        return truncated_html(delivery.last_error, chars=60)
 
 
 @admin.register(Email)
 class EmailAdmin(DeliveryAdmin):
-    list_display = ["created_at", "public_id", "recipients", "subject", "kind", "status", "attempts", "error"]
+    list_display = ["created", "recipients", "subject_shown", "kind", "status_shown", "attempts", "error"]
+    list_display_links = ["subject_shown"]
     list_filter = ["status", "kind", HasErrorFilter, "created_at"]
     search_fields = ["to", "subject", "=public_id"]
     fields = [
         "public_id",
-        "to",
+        "recipient_lines",
         "subject",
         "kind",
-        "status",
+        "status_shown",
         "attempts",
-        "next_attempt_at",
-        "claimed_at",
+        "next_attempt",
+        "claimed",
         "last_error",
         "error_type",
         "message_id",
         "payment",
         "idempotency_key",
         "created_by",
-        "created_at",
-        "sent_at",
+        "created",
+        "sent",
         "portal_link_for",
         "body",
         "html_preview",
@@ -66,17 +84,24 @@ class EmailAdmin(DeliveryAdmin):
     actions = ["requeue", "resend"]
 
     @admin.display(description="To")
-    def recipients(self, obj):
-        return ", ".join(obj.to)
+    def recipients(self, email):
+        return truncated_html(", ".join(email.to), chars=60)
+
+    @admin.display(description="To")
+    def recipient_lines(self, email):
+        return format_html_join("", '<div class="record-line">{}</div>', ((address,) for address in email.to)) or "-"
+
+    @admin.display(description="Subject", ordering="subject")
+    def subject_shown(self, email):
+        return truncated_html(email.subject, chars=60)
 
     @admin.display(description="HTML body")
-    def html_preview(self, obj):
-        if not obj.html:
+    def html_preview(self, email):
+        if not email.html:
             return "-"
         return format_html(
-            '<iframe sandbox referrerpolicy="no-referrer" srcdoc="{}" style="width: 100%; height: 400px; '
-            'border: 1px solid #ccc; background: #fff;"></iframe>',
-            _PREVIEW_CSP + obj.html,
+            '<iframe sandbox referrerpolicy="no-referrer" srcdoc="{}" class="record-preview"></iframe>',
+            _PREVIEW_CSP + email.html,
         )
 
     def has_resend_permission(self, request):
@@ -84,45 +109,59 @@ class EmailAdmin(DeliveryAdmin):
 
     @admin.action(description="Requeue selected failed emails", permissions=["resend"])
     def requeue(self, request, queryset):
-        requeued = sum(email_requeue(email=email) for email in queryset.filter(status=Status.FAILED))
-        self.message_user(request, f"Requeued {requeued} failed email(s).", messages.SUCCESS)
+        requeued = [email for email in queryset.filter(status=Status.FAILED) if email_requeue(email=email)]
+        said = ", ".join(_email_said(email) for email in requeued)
+        self.message_user(
+            request,
+            f"Requeued {counted(len(requeued), 'failed email')}{': ' + said if said else ''}.",
+            messages.SUCCESS if requeued else messages.WARNING,
+        )
 
     @admin.action(description="Send selected emails again (as new emails)", permissions=["resend"])
     def resend(self, request, queryset):
         by = actor_user(request.user)
         copies = [email_resend(email=email, created_by=by) for email in queryset.select_related("payment")]
-        self.message_user(
-            request, f"Created {len(copies)} new email(s): {', '.join(c.public_id for c in copies)}.", messages.SUCCESS
-        )
+        said = ", ".join(f"{_email_said(copy)} ({copy.public_id})" for copy in copies)
+        self.message_user(request, f"Created {counted(len(copies), 'new email')}: {said}.", messages.SUCCESS)
 
 
 @admin.register(TelegramMessage)
 class TelegramMessageAdmin(DeliveryAdmin):
-    list_display = ["created_at", "public_id", "chat_id", "kind", "status", "attempts", "error"]
+    list_display = ["created", "public_id", "text_shown", "kind", "status_shown", "attempts", "error"]
+    list_display_links = ["public_id"]
     list_filter = ["status", "kind", HasErrorFilter, "created_at"]
     search_fields = ["=public_id", "text"]
     fields = [
         "public_id",
         "chat_id",
         "kind",
-        "status",
+        "status_shown",
         "attempts",
-        "next_attempt_at",
-        "claimed_at",
+        "next_attempt",
+        "claimed",
         "last_error",
         "error_type",
         "telegram_message_id",
-        "created_at",
-        "sent_at",
+        "created",
+        "sent",
         "text",
     ]
     readonly_fields = fields
     actions = ["requeue"]
+
+    @admin.display(description="Text")
+    def text_shown(self, message):
+        return truncated_html(message.text, chars=60)
 
     def has_requeue_permission(self, request):
         return request.user.has_perm("notifications.requeue_telegrammessage")
 
     @admin.action(description="Requeue selected failed messages", permissions=["requeue"])
     def requeue(self, request, queryset):
-        requeued = sum(telegram_requeue(message=message) for message in queryset.filter(status=Status.FAILED))
-        self.message_user(request, f"Requeued {requeued} failed message(s).", messages.SUCCESS)
+        requeued = [message for message in queryset.filter(status=Status.FAILED) if telegram_requeue(message=message)]
+        said = ", ".join(f"{message.kind} {message.public_id}" for message in requeued)
+        self.message_user(
+            request,
+            f"Requeued {counted(len(requeued), 'failed Telegram message')}{': ' + said if said else ''}.",
+            messages.SUCCESS if requeued else messages.WARNING,
+        )

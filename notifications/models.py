@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from notifications.rules import status_text
+
 
 class Status(models.TextChoices):
     """Delivery state of an email or Telegram message.
@@ -67,6 +69,11 @@ class Delivery(models.Model):
     def __str__(self):
         return self.public_id
 
+    @property
+    def status_text(self) -> str:
+        """The status in plain words for people ("Dry run — SMTP not configured"); the API keeps ``status``."""
+        return status_text(self.status, channel=self.CHANNEL)
+
 
 class Email(Delivery):
     """One email, stored before it is delivered from the task queue (see ``Status``).
@@ -75,6 +82,8 @@ class Email(Delivery):
     where its portal link goes; the link is created for ``portal_link_for`` and
     put in only in the message handed to SMTP, so no stored row holds a working link.
     """
+
+    CHANNEL = "email"
 
     public_id = models.CharField(max_length=30, unique=True, default=email_public_id, editable=False)
     to = models.JSONField(default=list, help_text="Normalised addresses (trimmed, domain lowercased).")
@@ -115,6 +124,8 @@ class Email(Delivery):
 
 class TelegramMessage(Delivery):
     """One Telegram message (one part of a long text), stored before it is delivered."""
+
+    CHANNEL = "telegram"
 
     public_id = models.CharField(max_length=30, unique=True, default=telegram_public_id, editable=False)
     chat_id = models.CharField(max_length=100, blank=True)

@@ -1,4 +1,4 @@
-"""Pure rules of notifications: header-safe text, request fingerprints, retry timing, Telegram text.
+"""Pure rules of notifications: header-safe text, request fingerprints, retry timing, Telegram text, status words.
 
 Addresses are ``echopilot.emails``; amounts are shown with ``echopilot.money.money_format``.
 """
@@ -12,6 +12,17 @@ import unicodedata
 MAX_RETRY_DELAY_SECONDS = 3600
 TELEGRAM_LIMIT = 4096
 TELEGRAM_SUBJECT_CHARS = 256
+
+# A delivery's status in plain words, for people (admin lists, dashboard); the API keeps the codes.
+# ``{channel}`` is what is not configured when a delivery is only recorded: "SMTP" or "Telegram".
+STATUS_TEXT = {
+    "queued": "Queued",
+    "sending": "Sending",
+    "sent": "Sent",
+    "failed": "Failed",
+    "dry_run": "Dry run — {channel} not configured",
+}
+CHANNEL_NAMES = {"email": "SMTP", "telegram": "Telegram"}
 
 # What no mail header may carry: control characters (Cc: C0 with tab, DEL, C1 with NEL U+0085), line and
 # paragraph separators (Zl, Zp) and lone surrogates (Cs, not encodable). Python's email package breaks header
@@ -41,6 +52,12 @@ def header_safe(value: str) -> str:
     if header_unsafe(value) is not None:
         value = "".join(" " if unicodedata.category(char) in HEADER_UNSAFE_CATEGORIES else char for char in value)
     return " ".join(value.split())
+
+
+def status_text(status: str, *, channel: str) -> str:
+    """A delivery status in plain words: "Sent", "Dry run — SMTP not configured"; an unknown code as it is."""
+    text = STATUS_TEXT.get(status, status)
+    return text.format(channel=CHANNEL_NAMES[channel]) if "{channel}" in text else text
 
 
 def request_fingerprint(**fields) -> str:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from echopilot.audit import audit_event, utc_iso, write_latest
+from echopilot.timefmt import moment_format
 from notifications.models import Kind
 from notifications.services import notify
 from observability import rules, selectors
@@ -102,7 +103,11 @@ def _message(notes: list[tuple[str, Alert]]) -> tuple[str, str]:
     lines = []
     for kind, alert in notes:
         label = {"firing": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED"}[kind]
-        since = f" since {utc_iso(alert.started_at)}" if kind != "resolved" else f" at {utc_iso(alert.resolved_at)}"
+        since = (
+            f" since {moment_format(alert.started_at)}"
+            if kind != "resolved"
+            else f" at {moment_format(alert.resolved_at)}"
+        )
         lines.append(f"[{label}] {alert.severity} {alert.name}{since}: {alert.summary}")
     return subject, "\n".join(lines)
 

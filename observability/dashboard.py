@@ -1,7 +1,8 @@
 """The dashboard's charts: selector rows laid out on a full time axis and drawn with ``svg``."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 
@@ -12,16 +13,22 @@ PERIODS = {"24h": (timedelta(hours=24), False), "7d": (timedelta(days=7), True)}
 
 
 def _axis(*, now: datetime, span: timedelta, per_day: bool) -> list[datetime]:
-    step = timedelta(days=1) if per_day else timedelta(hours=1)
-    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if per_day:
-        end = end.replace(hour=0)
-    count = int(span / step)
-    return [end - step * (count - 1 - i) for i in range(count)]
+    """The buckets of the window that ends with ``now``'s hour (or day) in the display time zone, as the
+    selectors' TruncHour/TruncDay give them."""
+    local = timezone.localtime(now)
+    if per_day:  # local midnights, also across a daylight-saving change
+        days = span.days
+        return [
+            timezone.make_aware(datetime.combine(local.date() - timedelta(days=days - 1 - i), time()))
+            for i in range(days)
+        ]
+    hours = int(span / timedelta(hours=1))
+    end = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    return [timezone.localtime(end - timedelta(hours=hours - 1 - i)) for i in range(hours)]
 
 
-def _label(moment: datetime, per_day: bool) -> str:
-    return moment.strftime("%a %d" if per_day else "%H:00")
+def _midday(moment: datetime) -> datetime:
+    return moment + timedelta(hours=12)
 
 
 def _stacked(table: dict, axis: list[datetime], order: list[str]) -> dict[str, list[float]]:
@@ -56,22 +63,23 @@ def context(*, period: str, now: datetime) -> dict:
     span, per_day = PERIODS[period]
     since = now - span
     axis = _axis(now=now, span=span, per_day=per_day)
-    labels = [_label(moment, per_day) for moment in axis]
     day_axis = _axis(now=now, span=max(span, timedelta(days=7)), per_day=True)
 
+    step = timedelta(days=1) if per_day else timedelta(hours=1)
+
     snapshots = list(reversed(selectors.snapshot_list(since=since, limit=24 * 7 * 4)))
-    snap_labels = [row.taken_at.astimezone(UTC).strftime("%a %H:%M" if per_day else "%H:%M") for row in snapshots]
     system = {
-        "cpu": [row.data["system"].get("cpu_percent") for row in snapshots],
-        "memory": [row.data["system"].get("mem_percent") for row in snapshots],
-        "disk": [row.data["system"].get("disk_percent") for row in snapshots],
+        name: [(row.taken_at, (row.data.get("system") or {}).get(key)) for row in snapshots]
+        for name, key in (("cpu", "cpu_percent"), ("memory", "mem_percent"), ("disk", "disk_percent"))
     }
     revenue = selectors.revenue_by_day(since=day_axis[0], until=now)
+    per = "day" if per_day else "hour"
     charts = [
-        svg.line_chart(title="CPU, memory and disk (%)", labels=snap_labels, series=system, unit="%", y_max=100),
+        svg.line_chart(title="CPU, memory and disk (%)", start=since, end=now, series=system, unit="%", y_max=100),
         svg.stacked_bar_chart(
-            title=f"Payments per {'day' if per_day else 'hour'} by status",
-            labels=labels,
+            title=f"Payments per {per} by status",
+            buckets=axis,
+            step=step,
             series=_stacked(
                 selectors.payments_by_status(since=axis[0], until=now, per_day=per_day),
                 axis,
@@ -79,17 +87,24 @@ def context(*, period: str, now: datetime) -> dict:
             ),
         ),
         # One chart per currency: amounts in different currencies share no scale (JPY would flatten USD).
+        # Each day's total sits at the day's middle.
         *(
             svg.line_chart(
                 title=f"Revenue per day, {currency.upper()} (succeeded)",
-                labels=[_label(moment, True) for moment in day_axis],
-                series={currency.upper(): [float(revenue.get(moment, {}).get(currency, 0)) for moment in day_axis]},
+                start=day_axis[0],
+                end=day_axis[-1] + timedelta(days=1),
+                series={
+                    currency.upper(): [
+                        (_midday(moment), float(revenue.get(moment, {}).get(currency, 0))) for moment in day_axis
+                    ]
+                },
             )
             for currency in sorted({c for row in revenue.values() for c in row}) or ["usd"]
         ),
         svg.stacked_bar_chart(
-            title=f"Fraud decisions per {'day' if per_day else 'hour'}",
-            labels=labels,
+            title=f"Fraud decisions per {per}",
+            buckets=axis,
+            step=step,
             series=_stacked(
                 selectors.fraud_by_decision(since=axis[0], until=now, per_day=per_day),
                 axis,
@@ -97,8 +112,9 @@ def context(*, period: str, now: datetime) -> dict:
             ),
         ),
         svg.stacked_bar_chart(
-            title=f"Emails per {'day' if per_day else 'hour'} by status",
-            labels=labels,
+            title=f"Emails per {per} by status",
+            buckets=axis,
+            step=step,
             series=_stacked(
                 selectors.emails_by_status(since=axis[0], until=now, per_day=per_day),
                 axis,

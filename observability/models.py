@@ -2,6 +2,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from echopilot.timefmt import moment_format
+from observability.rules import alert_value_text
+
 
 class Snapshot(models.Model):
     """One observability snapshot: system, API, scheduler and health, as taken (``data`` keeps the original contract's names)."""
@@ -14,7 +17,7 @@ class Snapshot(models.Model):
         permissions = [("view_dashboard", "Can view the operations dashboard")]
 
     def __str__(self):
-        return f"snapshot at {self.taken_at:%Y-%m-%d %H:%M:%S}"
+        return f"snapshot at {moment_format(self.taken_at)}"
 
 
 class Alert(models.Model):
@@ -58,6 +61,16 @@ class Alert(models.Model):
     def name(self) -> str:
         """The rule, and the fingerprint when there is one: ``revenue_dip/usd``."""
         return f"{self.rule}/{self.fingerprint}" if self.fingerprint else self.rule
+
+    @property
+    def observed_text(self) -> str:
+        """The observed value for people: "12.5%", "-42.1%", "4" (``observability.rules.alert_value_text``)."""
+        return alert_value_text(self.rule, self.observed)
+
+    @property
+    def threshold_text(self) -> str:
+        """The threshold for people, like ``observed_text``."""
+        return alert_value_text(self.rule, self.threshold)
 
 
 class Silence(models.Model):

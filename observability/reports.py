@@ -8,7 +8,9 @@ from django.utils import timezone
 
 from echopilot.audit import audit_event
 from echopilot.emails import valid_email
+from echopilot.timefmt import moment_format
 from notifications.models import Kind
+from notifications.rules import status_text
 from notifications.services import email_send
 from observability import selectors
 
@@ -22,11 +24,13 @@ def daily_report_send(*, now: datetime | None = None) -> str:
         return f"daily report for {day}: skipped (REPORTS_TO is empty)"
     since = datetime.combine(day, time.min, tzinfo=UTC)
     latest = selectors.snapshot_latest()
+    summary = selectors.day_summary(since=since, until=since + timedelta(days=1))
     context = {
         "day": day,
-        **selectors.day_summary(since=since, until=since + timedelta(days=1)),
+        **summary,
+        "emails": {status_text(status, channel="email"): count for status, count in summary["emails"].items()},
         "health": latest.data["health"] if latest else None,
-        "snapshot_at": latest.data["ts_iso"] if latest else None,
+        "snapshot_at": moment_format(latest.taken_at) if latest else None,
         "weekly_audit": selectors.audit_week_latest(),
     }
     email, created = email_send(

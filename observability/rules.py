@@ -95,6 +95,24 @@ def revenue_dip(*, currency: str, current: Decimal, previous: Decimal, dip_perce
     )
 
 
+# Rules whose observed value and threshold are percentages; the others count events.
+PERCENT_RULES = frozenset({"payment_error_rate", "revenue_dip"})
+
+
+def _number_text(value: float, places: int) -> str:
+    text = f"{value:,.{places}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def alert_value_text(rule: str, value: float | None) -> str:
+    """An alert's observed value or threshold for people: "12.5%", "-30%" (percent rules), "4" (counts); "–" for none."""
+    if value is None:
+        return "–"
+    return f"{_number_text(value, 1)}%" if rule in PERCENT_RULES else _number_text(value, 0)
+
+
 def notification_kind(
     *,
     was_firing: bool,
@@ -214,6 +232,8 @@ def ops_warnings(
     disk_percent: float,
     heartbeat_age_sec: float | None,
     api_healthy: bool,
+    api_url: str,
+    api_error: str | None,
     audit_write_failures: int,
     firing_alerts: list[str],
     governance_failing: list[str],
@@ -221,28 +241,32 @@ def ops_warnings(
     cache_problem: str | None,
     limits: Thresholds,
 ) -> list[str]:
+    """The snapshot's warnings in plain words: "CPU 98% (threshold 85%)", "API probe of … failed: connection refused"."""
     warnings = []
     if cache_problem:
-        warnings.append(f"cache {cache_problem}")
-    if cpu_percent is not None and cpu_percent > limits.cpu_percent:
-        warnings.append(f"cpu {cpu_percent:.0f}% > {limits.cpu_percent:g}%")
-    if mem_percent > limits.mem_percent:
-        warnings.append(f"memory {mem_percent:.0f}% > {limits.mem_percent:g}%")
-    if disk_percent > limits.disk_percent:
-        warnings.append(f"disk {disk_percent:.0f}% > {limits.disk_percent:g}%")
+        warnings.append(f"Cache {cache_problem}")
+    for name, value, limit in (
+        ("CPU", cpu_percent, limits.cpu_percent),
+        ("Memory", mem_percent, limits.mem_percent),
+        ("Disk", disk_percent, limits.disk_percent),
+    ):
+        if value is not None and value > limit:
+            warnings.append(f"{name} {value:.0f}% (threshold {limit:g}%)")
     if heartbeat_age_sec is None:
-        warnings.append("no scheduler heartbeat")
+        warnings.append("No scheduler heartbeat")
     elif heartbeat_age_sec > limits.heartbeat_max_age:
-        warnings.append(f"scheduler heartbeat {heartbeat_age_sec:.0f}s old")
+        warnings.append(f"Scheduler heartbeat {heartbeat_age_sec:.0f} s old (threshold {limits.heartbeat_max_age:g} s)")
     if not api_healthy:
-        warnings.append("api probe failed")
+        warnings.append(f"API probe of {api_url} failed: {api_error or 'no answer'}")
     if audit_write_failures:
-        warnings.append(f"{audit_write_failures} audit log write failures")
-    warnings.extend(f"alert firing: {name}" for name in firing_alerts)
+        noun = "failure" if audit_write_failures == 1 else "failures"
+        warnings.append(f"{audit_write_failures} audit log write {noun}")
+    warnings.extend(f"Alert firing: {name}" for name in firing_alerts)
     if governance_failing:
-        warnings.append(f"governance failing: {', '.join(governance_failing)}")
+        warnings.append(f"Governance failing: {', '.join(governance_failing)}")
     if audit_discrepancies:
-        warnings.append(f"weekly audit: {audit_discrepancies} discrepancies")
+        noun = "discrepancy" if audit_discrepancies == 1 else "discrepancies"
+        warnings.append(f"Weekly audit: {audit_discrepancies} {noun}")
     return warnings
 
 

@@ -15,7 +15,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from echopilot.audit import audit_event, utc_iso
+from echopilot.audit import audit_event
+from echopilot.timefmt import moment_format
 from notifications.models import Kind
 from notifications.services import Notified, email_deliver, notify, telegram_sweep
 from observability import selectors
@@ -27,13 +28,13 @@ def _message(*, event: str, node: str, since: datetime, reason: str, now: dateti
     if event == "stalled":
         return (
             f"EchoPilot: task queue stalled on {node}",
-            f"[FIRING] critical {RULE}/{node} since {utc_iso(since)}: {reason}. "
+            f"[FIRING] critical {RULE}/{node} since {moment_format(since)}: {reason}. "
             "No email, receipt, alert evaluation, snapshot or retention runs on this qcluster "
             "until it is back; the watchdog of `serve` is restarting it.",
         )
     return (
         f"EchoPilot: task queue on {node} recovered",
-        f"[RESOLVED] {RULE}/{node} at {utc_iso(now)}: {reason} (stalled since {utc_iso(since)}).",
+        f"[RESOLVED] {RULE}/{node} at {moment_format(now)}: {reason} (stalled since {moment_format(since)}).",
     )
 
 

@@ -1,6 +1,7 @@
 """Measurements of the machine and the running service (psutil, cgroups, an HTTP probe)."""
 
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -106,8 +107,20 @@ def process() -> dict:
     return {"pid": os.getpid(), "rss_mb": round(psutil.Process().memory_info().rss / 1024**2, 1)}
 
 
+def probe_error_text(exc: Exception, *, timeout: float) -> str:
+    """Why a probe got no answer, in plain words: "timed out after 2 s", "connection refused", ..."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, Exception) else exc
+    if isinstance(reason, TimeoutError):
+        return f"timed out after {timeout:g} s"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, socket.gaierror):
+        return "host name not found"
+    return f"{type(reason).__name__}: {reason}"[:200]
+
+
 def api_probe() -> dict:
-    """GET PUBLIC_BASE_URL/readyz with OBS_PROBE_TIMEOUT; healthy on a 200."""
+    """GET PUBLIC_BASE_URL/readyz with OBS_PROBE_TIMEOUT; healthy on a 200, else ``error`` says why in plain words."""
     url = settings.PUBLIC_BASE_URL + "/readyz"
     started = time.perf_counter()
     error = None
@@ -115,9 +128,11 @@ def api_probe() -> dict:
         with urllib.request.urlopen(url, timeout=settings.OBS_PROBE_TIMEOUT) as response:  # noqa: S310
             status = response.status
     except urllib.error.HTTPError as exc:
-        status, error = exc.code, f"HTTP {exc.code}"
+        status = exc.code
     except (OSError, ValueError) as exc:
-        status, error = None, f"{type(exc).__name__}: {exc}"[:200]
+        status, error = None, probe_error_text(exc, timeout=settings.OBS_PROBE_TIMEOUT)
+    if status is not None and status != 200:
+        error = f"HTTP {status}"
     return {
         "healthy": status == 200,
         "latency_sec": round(time.perf_counter() - started, 4),

@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.clients",
     "tests.fixtures.database",
     "tests.fixtures.mail",
+    "tests.fixtures.passes",
     "tests.fixtures.portal",
     "tests.fixtures.slow",
     "tests.fixtures.telegram",

@@ -9,8 +9,16 @@ import os
 os.environ["ENV_FILE"] = ""  # a developer's .env must not leak into the tests
 os.environ.setdefault("SESSION_SECRET", "test-session-secret-" + "x" * 40)
 os.environ.setdefault("DASHBOARD_KEY", "test-dash-key-1,test-dash-key-2")
-# TEST_DB_SUFFIX lets two test runs share a checkout without sharing a database or cache.
-_suffix = os.environ.get("TEST_DB_SUFFIX", "")
+# TEST_DB_SUFFIX lets two test runs share a checkout without sharing a database or cache; each pytest-xdist
+# worker (make test runs two) adds its own name, and its own Redis database (the cache is emptied before every test).
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+_suffix = os.environ.get("TEST_DB_SUFFIX", "") + (f"-{_worker}" if _worker else "")
+if _worker and os.environ.get("REDIS_URL"):
+    from urllib.parse import urlsplit, urlunsplit
+
+    _redis = urlsplit(os.environ["REDIS_URL"])
+    _db = int(_redis.path.strip("/") or 0) + int(_worker.removeprefix("gw") or 0)
+    os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path=f"/{_db % 16}"))
 os.environ.setdefault("CACHE_DIR", f"var/test-cache{_suffix}")
 os.environ.setdefault("SERVE_RUN_DIR", f"var/test-run{_suffix}")
 

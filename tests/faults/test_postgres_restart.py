@@ -15,6 +15,7 @@ from tests.faults.processes import PG_BIN, Gunicorn, Postgres, app_env, manage, 
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.own_services,
     pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="needs the PostgreSQL 15 server binaries"),
 ]
 

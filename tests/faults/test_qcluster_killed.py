@@ -14,7 +14,7 @@ import pytest
 
 from tests.faults.processes import app_env, manage, start_manage, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_services]
 
 # The broker hands an unacknowledged task out again after Q_RETRY seconds.
 QUEUE = {"Q_TIMEOUT": "5", "Q_RETRY": "10", "Q_WORKERS": "1"}

@@ -34,7 +34,7 @@ from tests.faults.processes import (
     wait_until,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_services]
 
 WATCHDOG = {
     "Q_WORKERS": "2",

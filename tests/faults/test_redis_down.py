@@ -9,6 +9,7 @@ from tests.faults.processes import DASH_KEY, Gunicorn, Redis, app_env, free_port
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.own_services,
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
 ]
 
@@ -46,7 +47,7 @@ def test_with_redis_down_the_api_answers_and_health_warns(redis, tmp_path):
         status, body, _ = request(server.port, "POST", "/api/observability/snapshot")
         assert status == 201, body
         warnings = body["snapshot"]["health"]["ops_warnings"]
-        assert any(warning.startswith("cache unreachable") for warning in warnings), warnings
+        assert any(warning.startswith("Cache unreachable") for warning in warnings), warnings
         assert body["snapshot"]["health"]["overall"] != "healthy"
         status, body, _ = request(server.port, "GET", "/api/observability/snapshot")
         assert status == 200, body

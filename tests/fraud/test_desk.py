@@ -205,7 +205,7 @@ def test_the_queue_shows_the_oldest_first_and_all_states_apart(staff_login):
     html = client.get(QUEUE).content.decode()
     assert html.index("older@example.com") < html.index("newer@example.com") and "done@example.com" not in html
     every = client.get(QUEUE, {"state": "all"}).content.decode()
-    assert 'class="desk-badge desk-rejected">Rejected' in every and 'class="desk-badge desk-open">Open' in every
+    assert 'record-badge-rejected">Rejected' in every and 'record-badge-open">Open' in every
 
 
 @pytest.mark.django_db

@@ -161,7 +161,7 @@ def test_a_reviewer_works_the_queue_with_buttons_and_keys_on_desktop_and_phone(s
     assert page.get_by_role("button", name=re.compile("Approve|Reject|Take over")).count() == 0
     shot(page, "admin/desk-review-closed")
     page.goto(base + QUEUE + "?state=all")
-    badges = page.locator("#result_list .desk-badge").all_inner_texts()
+    badges = page.locator("#result_list .record-badge").all_inner_texts()
     assert sorted(badges) == ["Approved", "Approved", "Rejected"]
     assert overflow(page, "#changelist .results") == 0
     shot(page, "admin/desk-queue-all")

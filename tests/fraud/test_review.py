@@ -263,5 +263,5 @@ def test_the_admin_opens_manual_reviews_through_the_service(admin_client, review
         {"action": "open_review", "_selected_action": [check.pk, review_check.pk]},
         follow=True,
     )
-    assert "Opened 1 review(s)." in response.content.decode()
+    assert "Opened 1 review: small@…, USD 5.00. 1 check already had one." in response.content.decode()
     assert FraudReview.objects.get(fraud_check=check).opened_by == "user:admin"

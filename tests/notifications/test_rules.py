@@ -4,6 +4,7 @@ import smtplib
 
 import pytest
 
+from notifications.models import Email, Status, TelegramMessage
 from notifications.rules import (
     check_header_text,
     header_safe,
@@ -11,6 +12,7 @@ from notifications.rules import (
     request_fingerprint,
     retry_delay_seconds,
     smtp_error_is_permanent,
+    status_text,
     telegram_split,
     telegram_text,
 )
@@ -83,3 +85,21 @@ def test_a_request_fingerprint_depends_on_the_values_not_the_order():
     assert one == request_fingerprint(html="", body="b", subject="s", to=["a@example.com"])
     assert one != request_fingerprint(to=["a@example.com"], subject="s", body="b ", html="")
     assert len(one) == 64
+
+
+@pytest.mark.parametrize("model", [Email, TelegramMessage])
+@pytest.mark.parametrize("status", Status.values)
+def test_every_delivery_status_has_a_phrase(model, status):
+    text = model(status=status).status_text
+
+    assert text and text != status and "_" not in text
+
+
+def test_a_dry_run_says_which_channel_is_not_configured():
+    assert Email(status=Status.DRY_RUN).status_text == "Dry run — SMTP not configured"
+    assert TelegramMessage(status=Status.DRY_RUN).status_text == "Dry run — Telegram not configured"
+    assert status_text("failed", channel="email") == "Failed"
+
+
+def test_an_unknown_status_is_shown_as_it_is():
+    assert status_text("bounced", channel="email") == "bounced"

@@ -54,9 +54,9 @@ def test_a_burst_fires_once_reminds_after_four_hours_and_resolves_once_three_mes
     assert resolved.notified == ["resolved:webhook_failures"]
     texts = alert_messages()
     assert len(texts) == 3
-    assert "[FIRING] critical webhook_failures" in texts[0]
+    assert "[FIRING] critical webhook_failures since 2026-03-10 12:00 UTC: 4 webhook events failed" in texts[0]
     assert "[STILL FIRING]" in texts[1]
-    assert "[RESOLVED] critical webhook_failures" in texts[2]
+    assert "[RESOLVED] critical webhook_failures at 2026-03-10 16:10 UTC" in texts[2]
     alert = Alert.objects.get(rule="webhook_failures")
     assert (alert.status, alert.started_at, alert.resolved_at) == (
         "resolved",

@@ -10,7 +10,7 @@ from notifications.models import Email, Kind
 from observability.models import Alert, Snapshot
 from observability.reports import daily_report_send
 from tests.constants import NOW
-from tests.factories import make_payment
+from tests.factories import make_email, make_payment
 
 pytestmark = pytest.mark.django_db
 YESTERDAY = NOW - timedelta(days=1)
@@ -22,6 +22,9 @@ def seed():
     make_payment("pi_3", amount=Decimal("20.00"), currency="eur", created_at=YESTERDAY)
     make_payment("pi_4", status="failed", created_at=YESTERDAY)
     make_payment("pi_today", amount=Decimal("999.00"), created_at=NOW)  # not yesterday
+    make_payment("pi_yen", amount=Decimal("1234567.00"), currency="jpy", created_at=YESTERDAY)
+    make_email(status="dry_run", created_at=YESTERDAY)
+    make_email(status="failed", created_at=YESTERDAY)
     check = FraudCheck.objects.create(
         email="a@example.com", amount=1, currency="usd", card_type="credit", card_key="k",
         decision="review", reason="amount", rule="amount", ruleset_version="v", created_at=YESTERDAY,
@@ -33,7 +36,7 @@ def seed():
     )  # fmt: skip
     Snapshot.objects.create(
         taken_at=NOW, data={"ts_iso": "2026-03-10T12:00:00.000Z", "health": {
-            "overall": "degraded", "governance_status": "healthy", "ops_warnings": ["disk 93% > 90%"]}},
+            "overall": "degraded", "governance_status": "healthy", "ops_warnings": ["Disk 93% (threshold 90%)"]}},
     )  # fmt: skip
 
 
@@ -50,21 +53,24 @@ def test_the_report_arrives_in_the_smtp_inbox_with_yesterdays_figures(settings, 
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     for expected in [
-        "Payments: 4",
-        "succeeded: 3",
-        "Error rate (failed / finished): 25.0%",
+        "Payments: 5",
+        "succeeded: 4",
+        "JPY 1,234,567",  # no decimals in yen
+        "Error rate (failed / finished): 20.0%",
         "USD 1,150.50",  # echopilot.money: thousands separated
         "EUR 20.00",
         "review 1",
         "Open reviews: 1",
         "firing critical webhook_failures: 5 failed webhook events",
-        "System health: degraded",
-        "disk 93% > 90%",
+        "Dry run — SMTP not configured: 1",
+        "Failed: 1",
+        "System health: degraded (governance healthy, snapshot 2026-03-10 12:00 UTC)",
+        "Disk 93% (threshold 90%)",
     ]:
         assert expected in text, expected
     assert "999" not in text
-    assert "<b>USD 1,150.50</b>" in html
-    assert Email.objects.get().kind == Kind.REPORT
+    assert "<b>USD 1,150.50</b>" in html and "Dry run — SMTP not configured: 1" in html
+    assert Email.objects.get(kind=Kind.REPORT).subject == "EchoPilot daily report 2026-03-09"
 
 
 def test_the_report_is_sent_once_per_day(settings, smtp_server, on_commit):

@@ -1,13 +1,16 @@
 """The staff dashboard: real charts from seeded rows; anonymous users go to the admin login."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from echopilot.audit import utc_iso
+from echopilot.timefmt import moment_format
 from observability import rules
-from tests.factories import make_payment, make_snapshot, make_user
+from tests.factories import make_alert, make_payment, make_snapshot, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +44,8 @@ def test_the_dashboard_draws_charts_from_seeded_data(staff_client):
               "health": {"overall": "degraded", "governance_status": "healthy", "ops_warnings": ["<b>odd</b>"]}},
     )  # fmt: skip
     html = staff_client.get("/dashboard/").content.decode()
-    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" width="960"') == 6
+    # Six charts that scale to their box: a viewBox, no fixed size.
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ') == 6 and 'width="960"' not in html
     # Each currency on its own scale, never yen and dollars on one axis.
     assert "Revenue per day, JPY (succeeded)" in html and "Revenue per day, USD (succeeded)" in html
     assert "Payments per hour by status" in html and "succeeded: 1" in html and "failed: 1" in html
@@ -80,3 +84,36 @@ def test_the_dashboard_shows_a_fresh_install_warming_up(staff_client):
 def test_the_admin_index_links_to_the_dashboard(staff_client):
     User.objects.filter(username="ops").update(is_superuser=True)
     assert 'href="/dashboard/"' in staff_client.get("/admin/").content.decode()
+
+
+def test_the_dashboard_says_times_as_relative_with_the_moment_in_the_title_and_alert_values_in_plain_numbers(
+    staff_client,
+):
+    now = timezone.now().replace(microsecond=0)
+    started = now - timedelta(minutes=12, seconds=20)
+    make_snapshot(
+        taken_at=now - timedelta(minutes=12, seconds=20),
+        data={"ts_iso": utc_iso(started), "system": {"cpu_percent": 1.0, "mem_percent": 1.0, "disk_percent": 1.0},
+              "api": {"healthy": True, "latency_sec": 0.01},
+              "health": {"overall": "healthy", "governance_status": "healthy", "ops_warnings": []}},
+    )  # fmt: skip
+    make_alert(
+        "revenue_dip", fingerprint="eur", severity="warning", started_at=started, observed=-42.13, threshold=-30.0,
+        summary="revenue EUR 522.17 in the past 24 h vs EUR 901.00 the day before (-42.1%)",
+    )  # fmt: skip
+
+    html = staff_client.get("/dashboard/").content.decode()
+
+    moment = moment_format(started)
+    snapshot_card = html.split("Snapshot<b>", 1)[1].split("</b>", 1)[0]
+    assert snapshot_card == f'<time datetime="{started.isoformat()}" title="{moment}">12 min ago</time>'
+    row = html.split("<td>revenue_dip/eur</td>", 1)[1].split("</tr>", 1)[0]
+    assert f'<td><time datetime="{started.isoformat()}" title="{moment}">12 min ago</time></td>' in row
+    assert "<td>-42.1%</td><td>-30%</td>" in row
+    assert re.search(r"\(as of \d{4}-\d\d-\d\d \d\d:\d\d UTC\)", html)  # the page's time, in the one date style
+
+
+def test_a_snapshot_is_named_in_the_one_date_style():
+    assert (
+        str(make_snapshot(taken_at=datetime(2026, 11, 29, 6, 4, 30, tzinfo=UTC))) == "snapshot at 2026-11-29 06:04 UTC"
+    )

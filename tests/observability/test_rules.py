@@ -1,5 +1,6 @@
 """Pure rules: thresholds, minimum sample, notification policy, governance and health. No database."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -123,6 +124,8 @@ QUIET = {
     "disk_percent": 40.0,
     "heartbeat_age_sec": 30.0,
     "api_healthy": True,
+    "api_url": "http://127.0.0.1:8000/readyz",
+    "api_error": None,
     "audit_write_failures": 0,
     "firing_alerts": [],
     "governance_failing": [],
@@ -134,14 +137,22 @@ QUIET = {
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"cpu_percent": 85.1}, "cpu 85% > 85%"),
-        ({"mem_percent": 91.0}, "memory 91% > 90%"),
-        ({"disk_percent": 95.0}, "disk 95% > 90%"),
-        ({"heartbeat_age_sec": 181.0}, "scheduler heartbeat 181s old"),
-        ({"heartbeat_age_sec": None}, "no scheduler heartbeat"),
-        ({"audit_write_failures": 1}, "1 audit log write failures"),
-        ({"firing_alerts": ["webhook_failures"]}, "alert firing: webhook_failures"),
-        ({"cache_problem": "unreachable (ConnectionError)"}, "cache unreachable (ConnectionError)"),
+        ({"cpu_percent": 98.4}, "CPU 98% (threshold 85%)"),
+        ({"mem_percent": 91.0}, "Memory 91% (threshold 90%)"),
+        ({"disk_percent": 95.0}, "Disk 95% (threshold 90%)"),
+        ({"heartbeat_age_sec": 181.0}, "Scheduler heartbeat 181 s old (threshold 180 s)"),
+        ({"heartbeat_age_sec": None}, "No scheduler heartbeat"),
+        ({"audit_write_failures": 1}, "1 audit log write failure"),
+        ({"audit_write_failures": 3}, "3 audit log write failures"),
+        ({"firing_alerts": ["webhook_failures"]}, "Alert firing: webhook_failures"),
+        ({"governance_failing": ["email_delivery_rate"]}, "Governance failing: email_delivery_rate"),
+        ({"audit_discrepancies": 2}, "Weekly audit: 2 discrepancies"),
+        ({"cache_problem": "unreachable (ConnectionError)"}, "Cache unreachable (ConnectionError)"),
+        (
+            {"api_healthy": False, "api_error": "connection refused"},
+            "API probe of http://127.0.0.1:8000/readyz failed: connection refused",
+        ),
+        ({"api_healthy": False, "api_error": "HTTP 503"}, "API probe of http://127.0.0.1:8000/readyz failed: HTTP 503"),
     ],
 )
 def test_each_threshold_produces_its_warning(change, expected):
@@ -174,3 +185,44 @@ def test_cpu_percent_between_two_samples():
     after = {"user": 130.0, "system": 60.0, "idle": 850.0, "iowait": 60.0, "guest": 20.0}
     assert rules.cpu_percent_between(before, after) == 40.0  # 40 busy of 100 (guest is inside user)
     assert rules.cpu_percent_between(after, after) is None
+
+
+def test_a_failed_probe_without_a_reason_still_names_the_address():
+    warnings = rules.ops_warnings(**{**QUIET, "api_healthy": False}, limits=LIMITS)
+    assert warnings == ["API probe of http://127.0.0.1:8000/readyz failed: no answer"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "text"),
+    [
+        ("payment_error_rate", 12.5, "12.5%"),
+        ("payment_error_rate", 98.0, "98%"),
+        ("revenue_dip", -42.13, "-42.1%"),
+        ("revenue_dip", -30.0, "-30%"),
+        ("revenue_dip", 1234567.891, "1,234,567.9%"),
+        ("revenue_dip", -0.04, "0%"),
+        ("webhook_failures", 4.0, "4"),
+        ("webhook_signature_failures", 12000.0, "12,000"),
+        ("webhook_failures", None, "–"),
+    ],
+)
+def test_alert_values_read_as_percentages_or_counts(rule, value, text):
+    assert rules.alert_value_text(rule, value) == text
+
+
+def test_every_rule_summary_shows_numbers_for_people():
+    results = [
+        rules.webhook_failures(failures=4, threshold=3),
+        rules.webhook_signature_failures(refused=25, threshold=20),
+        rules.payment_error_rate(failed=1, finished=3, threshold_percent=5.0, min_payments=3),
+        rules.revenue_dip(
+            currency="jpy", current=Decimal("1200000.00"), previous=Decimal("3000000.00"), dip_percent=30
+        ),
+        rules.revenue_dip(currency="kwd", current=Decimal("1.5"), previous=Decimal("0"), dip_percent=30),
+    ]
+    summaries = [result.summary for result in results]
+
+    assert "33.3% of 3 payments failed" in summaries[2] and "(alert above 5%)" in summaries[2]
+    assert summaries[3] == "revenue JPY 1,200,000 in the past 24 h vs JPY 3,000,000 the day before (-60.0%)"
+    for summary in summaries:  # no float or Decimal noise such as "522.170000000000" or "98.0000%"
+        assert not re.search(r"\.\d{3,}|e[+-]\d", summary), summary

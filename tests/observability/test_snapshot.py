@@ -2,8 +2,10 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import urllib.error
 from collections import namedtuple
 from datetime import timedelta
 from io import StringIO
@@ -61,7 +63,7 @@ def test_a_snapshot_has_the_contracts_fields_with_their_types_and_probes_the_api
     assert set(data["system"]["disks"]) == {"database", "logs"}
     assert isinstance(data["db"]["latency_sec"], float) and data["process"]["rss_mb"] > 0
     assert set(data["scheduler"]) == {"heartbeat_age_sec", "queued", "failed_24h"}
-    assert "no scheduler heartbeat" in data["health"]["ops_warnings"]
+    assert "No scheduler heartbeat" in data["health"]["ops_warnings"]
     assert json.loads((log_dir / "observability.json").read_text())["ts"] == data["ts"]
     line = json.loads((log_dir / "observability.ndjson").read_text())
     assert line["event"] == "snapshot" and line["ts"].endswith("Z")  # the writer's ISO time, not the snapshot's
@@ -77,7 +79,7 @@ def test_a_fresh_install_is_warming_up_not_critical(settings, live_server, log_d
     data = snapshots.snapshot_take(blocking_cpu=False, now=now).data
     assert data["health"]["governance_status"] == "warming_up"
     assert data["health"]["overall"] != "critical"
-    assert not any(warning.startswith("governance") for warning in data["health"]["ops_warnings"])
+    assert not any(warning.startswith("Governance") for warning in data["health"]["ops_warnings"])
     governance = data["governance"]
     assert governance["status"] == "warming_up" and governance["failing"] == []
     assert isinstance(governance["kpis"]["scheduler_uptime"]["value"], float)  # numbers stay numbers
@@ -90,8 +92,31 @@ def test_a_fresh_install_is_warming_up_not_critical(settings, live_server, log_d
 def test_an_unreachable_api_makes_the_snapshot_critical(probe_down):
     data = snapshots.snapshot_take(blocking_cpu=False, now=NOW).data
     assert data["api"]["healthy"] is False and data["api"]["status"] is None
-    assert "api probe failed" in data["health"]["ops_warnings"]
+    url = data["api"]["url"]
+    assert data["api"]["error"] == "connection refused"
+    assert f"API probe of {url} failed: connection refused" in data["health"]["ops_warnings"]
     assert data["health"]["overall"] == "critical"
+
+
+@pytest.mark.parametrize(
+    ("exc", "text"),
+    [
+        (urllib.error.URLError(TimeoutError("timed out")), "timed out after 2.5 s"),
+        (TimeoutError("timed out"), "timed out after 2.5 s"),
+        (urllib.error.URLError(ConnectionRefusedError(111, "Connection refused")), "connection refused"),
+        (urllib.error.URLError(socket.gaierror(-2, "Name or service not known")), "host name not found"),
+        (ValueError("unknown url type: 'ftp'"), "ValueError: unknown url type: 'ftp'"),
+    ],
+)
+def test_a_failed_probe_says_why_in_plain_words(exc, text):
+    assert system.probe_error_text(exc, timeout=2.5) == text
+
+
+@pytest.mark.django_db
+def test_a_probe_answered_with_an_error_status_says_the_status(settings, live_server):
+    settings.PUBLIC_BASE_URL = live_server.url + "/no-such-page"
+    probe = system.api_probe()
+    assert probe["healthy"] is False and probe["status"] == 404 and probe["error"] == "HTTP 404"
 
 
 def _writes(queries) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.faults.processes import Serve, app_env, free_port, manage, request, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_services]
 
 
 def ready(port: int) -> bool:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from echopilot.signals import task_queue_stall_changed
 from echopilot.supervisor import Supervisor
+from echopilot.timefmt import moment_format
 from notifications.models import Email, Kind, Status, TelegramMessage
 from notifications.services import email_deliver, telegram_sweep
 from observability.models import Silence
@@ -39,7 +40,10 @@ def test_a_stall_is_delivered_by_email_and_telegram_without_the_queue(channels, 
     [request] = telegram.requests
     assert request["body"]["chat_id"] == CHAT_ID
     assert "task queue stalled on shop-q1" in request["body"]["text"]
-    assert "[FIRING] critical task_queue_stalled/shop-q1" in request["body"]["text"]
+    assert (
+        f"[FIRING] critical task_queue_stalled/shop-q1 since {moment_format(since)}: holds tasks"
+        in (request["body"]["text"])
+    )
     notified.email.refresh_from_db()
     assert notified.email.status == Status.SENT and notified.email.kind == Kind.ALERT
     assert list(TelegramMessage.objects.values_list("status", flat=True)) == [Status.SENT]

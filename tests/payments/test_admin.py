@@ -23,14 +23,6 @@ def test_payment_list_filters_and_searches(admin_client):
     assert "pi_456" in response.text and "pi_123" not in response.text
 
 
-def test_payment_amounts_are_read_only(admin_client):
-    payment = make_payment("pi_123")
-    response = admin_client.get(f"/admin/payments/payment/{payment.pk}/change/")
-    assert response.status_code == 200
-    assert 'name="amount"' not in response.text
-    assert 'name="email"' in response.text
-
-
 def test_webhook_events_are_read_only(admin_client):
     webhook = make_webhook_event(event_id="evt_1", type="charge.refunded", status="processed")
     response = admin_client.get(f"/admin/payments/webhookevent/{webhook.pk}/change/")
@@ -51,26 +43,11 @@ def test_the_reprocess_action_processes_failed_events_only(admin_client):
         {"action": "reprocess", "_selected_action": [failed.pk, processed.pk]},
         follow=True,
     )
-    assert "Reprocessed 1 failed event(s): 1 processed, 0 failed again, 0 invalid (never processable)." in response.text
+    said = "Reprocessed 1 failed event: evt_ok processed. 1 other selected event left alone (not failed)."
+    assert said in response.text
     assert Payment.objects.get().status == "succeeded"
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == ("processed", 2)
-
-
-def test_an_edited_email_is_stored_lowercase_and_trimmed(admin_client):
-    payment = make_payment("pi_123")
-    form = {
-        "email": " Grace@Example.ORG ",
-        "status": "succeeded",
-        "card_type": "debit",
-        "card_fingerprint": "",
-        "failure_code": "",
-        "failure_message": "",
-    }
-    response = admin_client.post(f"/admin/payments/payment/{payment.pk}/change/", form)
-    assert response.status_code == 302
-    payment.refresh_from_db()
-    assert (payment.email, payment.card_type) == ("grace@example.org", "debit")
 
 
 def test_payment_search_is_exact_and_skips_the_full_count(admin_client):
@@ -97,23 +74,6 @@ def test_reprocessing_needs_the_reprocess_permission(staff_login):
     permitted.post(url, {"action": "reprocess", "_selected_action": [failed.pk], "index": "0"})
     failed.refresh_from_db()
     assert failed.status == "processed"
-
-
-@pytest.mark.parametrize("email", ['"a\x0bb"@example.com', '"a\x1fb"@example.com', "not-an-address"])
-def test_an_edited_email_must_be_an_address_to_send_to(admin_client, email):
-    payment = make_payment("pi_123")
-    form = {
-        "email": email,
-        "status": "succeeded",
-        "card_type": "debit",
-        "card_fingerprint": "",
-        "failure_code": "",
-        "failure_message": "",
-    }
-    response = admin_client.post(f"/admin/payments/payment/{payment.pk}/change/", form)
-    assert response.status_code == 200  # the form again, with the error
-    payment.refresh_from_db()
-    assert payment.email == "ann@example.com"
 
 
 def test_refused_deliveries_are_listed_with_their_counts(admin_client):

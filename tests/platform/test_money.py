@@ -90,10 +90,23 @@ def test_an_amount_below_the_minor_unit_has_no_minor_units(amount, currency):
         ("-0.001", "usd", "USD 0.00"),  # rounds to zero: no sign
         ("123456789012345678901234567890.12", "usd", "USD 123,456,789,012,345,678,901,234,567,890.12"),
         ("99999999.00", "jpy", "JPY 99,999,999"),
+        ("-0.00", "usd", "USD 0.00"),  # a negative zero has no sign
+        ("-0", "jpy", "JPY 0"),
+        ("-1234.5", "kwd", "KWD -1,234.500"),
+        ("-12000", "jpy", "JPY -12,000"),
+        ("999999.99", "usd", "USD 999,999.99"),  # MAX_AMOUNT_MINOR in cents
+        ("99999.999", "bhd", "BHD 99,999.999"),  # MAX_AMOUNT_MINOR in fils
+        ("1E+20", "eur", "EUR 100,000,000,000,000,000,000.00"),  # far beyond, in exponent notation
     ],
 )
 def test_money_is_formatted_with_the_code_its_decimals_and_thousands_separators(amount, currency, expected):
     assert money_format(Decimal(amount), currency) == expected
+
+
+@pytest.mark.parametrize("currency", ["usd", "jpy", "kwd"])
+def test_the_largest_amount_is_formatted_whole(currency):
+    text = money_format(max_amount(currency), currency)
+    assert text.replace(",", "").replace(".", "").endswith("99999999")
 
 
 def render(source: str, **context) -> str:

@@ -38,6 +38,7 @@ def get(url: str) -> tuple[int, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
     port = free_port()
     env = {
@@ -56,7 +57,7 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
     }
     manage = [sys.executable, "manage.py"]
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-        subprocess.run([*manage, *command], cwd=BASE_DIR, env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run([*manage, *command], cwd=BASE_DIR, env=env, check=True, capture_output=True, timeout=300)
     server = subprocess.Popen(
         [*manage, "serve"], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -166,6 +167,8 @@ def test_an_earlier_run_is_named_while_any_of_its_processes_lives(tmp_path, sett
         json.dumps({"serve": {"pid": os.getpid(), "create_time": 1.0}}),  # a reused pid: another process
         json.dumps({"children": [{"role": "q1", "pgid": os.getpgrp(), "create_time": time.time() + 60}]}),
     ],
+    # Ids that do not name this process's pid or the time: pytest-xdist's workers must collect the same tests.
+    ids=["not-json", "a-list", "pgid-0", "pgid-1", "pgid-negative", "garbled-children", "reused-pid", "future-group"],
 )
 def test_a_garbled_or_stale_pid_file_names_nothing(tmp_path, content):
     path = tmp_path / "serve.json"

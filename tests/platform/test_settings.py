@@ -86,6 +86,7 @@ def test_readers_reject_bad_values_naming_the_variable(monkeypatch, reader, valu
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 def test_start_up_stops_without_a_session_secret_when_debug_is_off():
     result = run_django(["check"], DEBUG="0", SESSION_SECRET="")
     assert result.returncode != 0
@@ -102,6 +103,7 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 @pytest.mark.parametrize(
     ("name", "value", "reason"),
     [
@@ -135,6 +137,7 @@ def test_start_up_stops_on_a_bad_value_with_one_line_naming_it(name, value, reas
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 @pytest.mark.parametrize(
     "command",
     [
@@ -153,6 +156,7 @@ def test_every_command_stops_on_a_bad_value_the_same_way(command):
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
@@ -171,6 +175,7 @@ def test_hostile_values_still_give_one_short_line(name, value, expected):
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -185,6 +190,7 @@ def test_a_password_in_a_bad_url_is_not_printed(name, value):
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 def test_gunicorn_stops_on_a_bad_value_without_a_traceback():
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DEBUG", "SESSION_", "DASHBOARD"))}
     env = {**clean, "ENV_FILE": "", "DEBUG": "0", "SESSION_SECRET": SECRET, "TIME_ZONE": "Nowhere/Special"}
@@ -207,6 +213,7 @@ def test_gunicorn_stops_on_a_bad_value_without_a_traceback():
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 def test_good_time_zone_and_allow_list_are_accepted():
     result = run_django(
         ["shell", "-c", "from django.conf import settings as s; print(s.TIME_ZONE, s.GUARD_EMAIL_ALLOW)"],
@@ -220,6 +227,7 @@ def test_good_time_zone_and_allow_list_are_accepted():
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 @pytest.mark.parametrize(
     ("variables", "expected"),
     [
@@ -239,6 +247,7 @@ def test_the_admin_login_throttle_is_configured_from_the_environment(variables, 
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 def test_deploy_check_behind_https_reports_only_the_documented_hsts_choices():
     result = run_django(
         ["check", "--deploy"],
@@ -254,6 +263,7 @@ def test_deploy_check_behind_https_reports_only_the_documented_hsts_choices():
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 def test_deploy_check_on_plain_http_reports_only_the_https_settings():
     result = run_django(["check", "--deploy"], DEBUG="0", SESSION_SECRET=SECRET, DASHBOARD_KEY="k")
     assert result.returncode == 0, result.stderr
@@ -281,6 +291,7 @@ def settings_of(**variables) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 @pytest.mark.parametrize(
     ("variables", "url", "host"),
     [
@@ -304,6 +315,7 @@ def test_public_base_url_defaults_to_the_address_make_run_binds(variables, url, 
 
 
 @pytest.mark.slow
+@pytest.mark.own_services
 @pytest.mark.parametrize(("host", "url_host"), [(None, "127.0.0.1"), ("::1", "[::1]")], ids=["port-only", "ipv6"])
 def test_setting_port_alone_keeps_links_the_webhook_command_and_the_self_probe_right(tmp_path, host, url_host):
     """`PORT=… make run` with no PUBLIC_BASE_URL: every absolute URL the service makes points at that port."""

@@ -93,3 +93,34 @@ def test_without_check_slow_nothing_is_timed(pytester, monkeypatch):
     pytester.makeconftest("pytest_plugins = ['tests.fixtures.slow']")
     pytester.makepyfile(SLOW_AND_QUICK)
     pytester.runpytest_inprocess("-p", "no:django", "-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
+OWN_AND_SHARED = """
+import pytest
+
+@pytest.mark.own_services
+def test_with_its_own_database():
+    pass
+
+def test_on_the_suites_database():
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("database_url", "outcomes"),
+    [
+        ("postgres://postgres@127.0.0.1:5432/x", {"passed": 1, "skipped": 1}),
+        ("postgresql://postgres@127.0.0.1:5432/x", {"passed": 1, "skipped": 1}),
+        ("sqlite:///var/x.sqlite3", {"passed": 2}),
+        ("", {"passed": 2}),
+    ],
+)
+def test_own_services_tests_run_once_in_the_sqlite_pass(pytester, monkeypatch, database_url, outcomes):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    pytester.makeconftest("pytest_plugins = ['tests.fixtures.passes']")
+    pytester.makepyfile(OWN_AND_SHARED)
+    result = pytester.runpytest_inprocess("-p", "no:django", "-p", "no:cacheprovider", "-rs", "--strict-markers")
+    result.assert_outcomes(**outcomes)
+    if "skipped" in outcomes:
+        result.stdout.fnmatch_lines(["*the SQLite pass runs it*"])
