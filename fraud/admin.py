@@ -1,21 +1,27 @@
-from urllib.parse import urlencode
+from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils import timezone
+from django.utils.html import format_html
 
 from echopilot.actors import actor_user
 from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin
 from echopilot.admin_display import address_short, badge_html, counted, json_html, moment_field
 from echopilot.exceptions import Conflict, Invalid
 from echopilot.money import money_format
+from echopilot.timefmt import ago, duration_format, moment_format
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview, ListEntry
 from fraud.reasons import check_reason_text
-from fraud.services import fraud_review_act
+from fraud.services import fraud_review_act, fraud_review_claim
 
 
 def _card_key(fingerprint: str) -> str:
@@ -101,9 +107,55 @@ class FraudCheckAdmin(ExactSearchMixin, ReadOnlyAdmin):
         self.message_user(request, text, messages.SUCCESS if opened else messages.WARNING)
 
 
-class ReviewActionForm(ActionForm):
-    resolution = forms.ChoiceField(choices=[("", "— reason —"), *FraudReview.Resolution.choices], required=False)
-    note = forms.CharField(required=False, widget=forms.TextInput(attrs={"placeholder": "note"}))
+def _evidence(check: FraudCheck) -> list[tuple[str, str, str]]:
+    """What the rule compared, then everything else the check counted: (what, observed, limit) rows."""
+    observed, currency = check.observed or {}, check.currency
+
+    def amount(value) -> str:
+        try:
+            return money_format(Decimal(str(value)), currency)
+        except (InvalidOperation, ValueError):
+            return str(value)
+
+    shown = set()
+    if check.rule == "review_amount":
+        rows = [("Amount of this payment", money_format(check.amount, currency), amount(check.limit))]
+    elif check.rule == "velocity":
+        rows = [
+            (
+                "Payments with this card in the past hour, before this one",
+                str(observed.get("recent_count", "")),
+                check.limit,
+            )
+        ]
+        shown = {"recent_count"}
+    elif check.rule == "daily_amount":
+        try:
+            total = money_format(Decimal(str(observed.get("daily_total", "0"))) + check.amount, currency)
+        except (InvalidOperation, ValueError):
+            total = str(observed.get("daily_total", ""))
+        rows = [("Today's total with this email, this payment included", total, amount(check.limit))]
+        shown = {"daily_total"}
+    elif check.rule == "prepaid":
+        rows = [("Card type", check.card_type, check.limit or "prepaid cards blocked")]
+    else:
+        rows = []
+    for key, value in observed.items():
+        if key in shown:
+            continue
+        text = amount(value) if str(key).endswith("daily_total") else str(value)
+        rows.append((_OBSERVED.get(key, str(key).replace("_", " ")), text, ""))
+    return rows
+
+
+_OBSERVED = {
+    "recent_count": "Checks of this card in the past hour",
+    "daily_total": "Today's total with this email before this payment",
+    "ours_recent_count": "Checks of this card in the past hour, by our count",
+    "ours_daily_total": "Today's total with this email, by our count",
+    "list": "List",
+    "card_type": "Card type",
+}
 
 
 class OpenFirstFilter(admin.SimpleListFilter):
@@ -130,131 +182,243 @@ class OpenFirstFilter(admin.SimpleListFilter):
         return queryset
 
 
+class QueueChangeList(ChangeList):
+    """The queue's page of reviews, each with its one-line history, read in two grouped queries for the page."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        histories = selectors.review_queue_histories(
+            checks=[review.fraud_check for review in self.result_list], now=timezone.now()
+        )
+        for review in self.result_list:
+            review.queue_history = histories[review.fraud_check_id]
+
+
+class DecisionForm(forms.Form):
+    """The review page's one form: Approve or Reject, a reason (a rejection needs one) and a note."""
+
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    resolution = forms.ChoiceField(
+        label="Reason",
+        choices=[("", "— choose a reason —"), *FraudReview.Resolution.choices],
+        required=False,
+        widget=forms.Select(attrs={"required": True}),  # for Reject; Approve posts without validation
+    )
+    note = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
 @admin.register(FraudReview)
 class FraudReviewAdmin(admin.ModelAdmin):
-    """The review queue: open reviews first, newest first."""
+    """The review desk: the queue (open reviews, oldest waiting first) and a decision page per review.
 
-    list_display = [
-        "opened_at",
-        "check_link",
-        "email",
-        "amount",
-        "card",
-        "reason",
-        "state",
-        "opened_reason",
-        "closed_by",
-    ]
+    Reviews are decided one at a time on their page, with the evidence and the customer's history in
+    view; the queue has no bulk actions. Opening an open review claims it for ``CLAIM_FOR``.
+    """
+
+    list_display = ["waiting", "amount", "customer", "reason", "history", "state_badge"]
+    list_display_links = ["customer"]
     list_filter = [OpenFirstFilter, "opened_reason", "resolution", "opened_at"]
-    search_fields = ["=fraud_check__check_id", "fraud_check__email"]
+    search_fields = ["=fraud_check__check_id", "=fraud_check__email"]
+    search_help_text = "Exact email or check id (fc_…)."
     list_select_related = ["fraud_check"]
-    ordering = ["-opened_at"]
-    action_form = ReviewActionForm
-    actions = ["approve", "reject"]
-    readonly_fields = [
-        "check_link",
-        "email",
-        "amount",
-        "card",
-        "reason",
-        "state",
-        "opened_reason",
-        "opened_by",
-        "opened_at",
-        "resolution",
-        "note",
-        "closed_by",
-        "closed_at",
-        "history",
-    ]
-    fields = readonly_fields
+    actions = None
+    change_form_template = "admin/fraud/fraudreview/decide.html"
+
+    class Media:
+        css = {"all": ["echopilot/records.css", "fraud/desk.css"]}
+        js = ["fraud/review.js"]
 
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # decisions go through fraud_review_act, never a form over the row
+
     def has_delete_permission(self, request, obj=None):
         return False
-
-    @admin.display(description="Check", ordering="fraud_check__check_id")
-    def check_link(self, review):
-        url = reverse("admin:fraud_fraudcheck_change", args=[review.fraud_check.pk])
-        return format_html('<a href="{}">{}</a>', url, review.fraud_check.check_id)
-
-    @admin.display(ordering="fraud_check__email")
-    def email(self, review):
-        return review.fraud_check.email
-
-    @admin.display(ordering="fraud_check__amount")
-    def amount(self, review):
-        return f"{review.fraud_check.amount} {review.fraud_check.currency.upper()}"
-
-    @admin.display()
-    def card(self, review):
-        check = review.fraud_check
-        return f"{check.card_type} {check.card_fingerprint}".strip()
-
-    @admin.display()
-    def reason(self, review):
-        return review.fraud_check.reason
-
-    @admin.display(description="Customer's recent history")
-    def history(self, review):
-        check = review.fraud_check
-        rows = format_html_join(
-            "",
-            '<li><a href="{}">{}</a> {} — {} {} — {} ({})</li>',
-            (
-                (
-                    reverse("admin:fraud_fraudcheck_change", args=[other.pk]),
-                    other.check_id,
-                    other.created_at.strftime("%Y-%m-%d %H:%M"),
-                    other.amount,
-                    other.currency.upper(),
-                    other.decision,
-                    other.reason,
-                )
-                for other in selectors.customer_history(email=check.email, exclude_pk=check.pk)
-            ),
-        )
-        query = "?" + urlencode({"q": check.email})
-        payments = reverse("admin:payments_payment_changelist") + query
-        checks = reverse("admin:fraud_fraudcheck_changelist") + query
-        return format_html(
-            '<ul>{}</ul><a href="{}">All checks of this customer</a> · <a href="{}">Their payments</a>',
-            rows,
-            checks,
-            payments,
-        )
-
-    def _close(self, request, queryset, action):
-        resolution = request.POST.get("resolution", "")
-        note = request.POST.get("note", "")[:2000]
-        by = actor_user(request.user)
-        closed = skipped = 0
-        # One read for all selected reviews and their checks; then one conditional UPDATE each.
-        for review in queryset.select_related("fraud_check"):
-            try:
-                fraud_review_act(check=review.fraud_check, action=action, resolution=resolution, note=note, by=by)
-            except Invalid as refused:  # the same for every review: the first one says it
-                self.message_user(request, refused.message, messages.ERROR)
-                return
-            except Conflict:
-                skipped += 1
-            else:
-                closed += 1
-        level = messages.SUCCESS if not skipped else messages.WARNING
-        self.message_user(request, f"Closed {closed} review(s); {skipped} were already closed.", level)
 
     def has_review_permission(self, request):
         return request.user.has_perm("fraud.review_fraudcheck")
 
-    @admin.action(description="Approve selected reviews", permissions=["review"])
-    def approve(self, request, queryset):
-        self._close(request, queryset, "approve")
+    def get_ordering(self, request):
+        # The queue: who has waited longest comes first. Closed reviews: the latest first.
+        if request.GET.get("state", "open") == "open":
+            return ["opened_at", "id"]
+        return ["-opened_at", "-id"]
 
-    @admin.action(description="Reject selected reviews (choose a reason)", permissions=["review"])
-    def reject(self, request, queryset):
-        self._close(request, queryset, "reject")
+    def get_changelist(self, request, **kwargs):
+        return QueueChangeList
+
+    # The queue's columns.
+
+    @admin.display(description="Waiting", ordering="opened_at")
+    def waiting(self, review):
+        end = review.closed_at or timezone.now()
+        return format_html(
+            '<span title="opened {}">{}</span>',
+            moment_format(review.opened_at),
+            duration_format(end - review.opened_at),
+        )
+
+    @admin.display(ordering="fraud_check__amount")
+    def amount(self, review):
+        return money_format(review.fraud_check.amount, review.fraud_check.currency)
+
+    @admin.display(description="Email and card", ordering="fraud_check__email")
+    def customer(self, review):
+        check = review.fraud_check
+        card = f"{check.card_type} {check.card_fingerprint}".strip()
+        return format_html('{}<span class="desk-sub">{}</span>', check.email, card)
+
+    @admin.display()
+    def reason(self, review):
+        return check_reason_text(review.fraud_check)
+
+    @admin.display()
+    def history(self, review):
+        line = review.queue_history
+        checks = "check" if line.checks_24h == 1 else "checks"
+        payments = "payment" if line.payments == 1 else "payments"
+        refunds = "refund" if line.refunds == 1 else "refunds"
+        return f"{line.checks_24h} {checks} in 24\u00a0h · {line.payments} {payments} · {line.refunds} {refunds}"
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, review):
+        holder = selectors.review_claim_holder(review, now=timezone.now())
+        badge = badge_html(review.state, review.get_state_display())
+        if holder:
+            return format_html(
+                '{}<span class="desk-sub">being reviewed by {}</span>', badge, holder.removeprefix("user:")
+            )
+        return badge
+
+    # The decision page.
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        review = self.get_object(request, unquote(object_id))
+        if review is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, review):
+            raise PermissionDenied
+        may_decide = self.has_review_permission(request)
+        by, now = actor_user(request.user), timezone.now()
+        form = DecisionForm()
+        if request.method == "POST":
+            if not may_decide:
+                raise PermissionDenied
+            if "takeover" in request.POST:
+                return self._take_over(request, review, by)
+            form = DecisionForm(request.POST)
+            if form.is_valid():
+                answer = self._decide(request, review, by, form.cleaned_data)
+                if answer:
+                    return answer
+        elif may_decide and review.state == FraudReview.State.OPEN:
+            fraud_review_claim(review=review, by=by, now=now)
+        return self._decision_page(request, review, form, may_decide, by)
+
+    def _decision_page(self, request, review, form, may_decide, by):
+        now = timezone.now()
+        check = review.fraud_check
+        holder = selectors.review_claim_holder(review, now=now)
+        is_open = review.state == FraudReview.State.OPEN
+        following = selectors.review_next_open(after=review, by=by, now=now)
+        customer = selectors.review_customer(check=check, now=now)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Review of {check.check_id}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": review,
+            "review": review,
+            "check": check,
+            "media": self.media,
+            "amount": money_format(check.amount, check.currency),
+            "reason_text": check_reason_text(check),
+            "evidence": _evidence(check),
+            "customer": customer,
+            "checks": [
+                {
+                    "url": reverse("admin:fraud_fraudcheck_change", args=[other.pk]),
+                    "check_id": other.check_id,
+                    "when": moment_format(other.created_at),
+                    "ago": ago(other.created_at, now),
+                    "amount": money_format(other.amount, other.currency),
+                    "decision": other.decision,
+                    "reason": check_reason_text(other),
+                }
+                for other in customer.checks
+            ],
+            "payments": [
+                {
+                    "url": reverse("admin:payments_payment_change", args=[payment.pk]),
+                    "provider_id": payment.provider_id,
+                    "when": moment_format(payment.created_at),
+                    "ago": ago(payment.created_at, now),
+                    "amount": money_format(payment.amount, payment.currency),
+                    "status": payment.status,
+                }
+                for payment in customer.payments
+            ],
+            "first_seen": moment_format(customer.first_seen) if customer.first_seen else "",
+            "first_seen_ago": ago(customer.first_seen, now) if customer.first_seen else "",
+            "opened": moment_format(review.opened_at),
+            "opened_ago": ago(review.opened_at, now),
+            "closed": moment_format(review.closed_at) if review.closed_at else "",
+            "closed_by": review.closed_by.removeprefix("user:"),
+            "holder": holder.removeprefix("user:"),
+            "holder_until": moment_format(review.claimed_until) if holder else "",
+            "mine": holder == by,
+            "may_decide": may_decide and is_open and holder == by,
+            "may_take_over": may_decide and is_open and holder and holder != by,
+            "form": form,
+            "next_review": following,
+            "queue_url": reverse("admin:fraud_fraudreview_changelist"),
+        }
+        return TemplateResponse(request, self.change_form_template, context)
+
+    def _take_over(self, request, review, by):
+        if fraud_review_claim(review=review, by=by, takeover=True):
+            self.message_user(request, "You took this review over; it is yours for the next 10 minutes.")
+        else:
+            self.message_user(request, "The claim changed meanwhile; see who holds it now.", messages.WARNING)
+        return HttpResponseRedirect(request.path)
+
+    def _decide(self, request, review, by, data):
+        """Close the review; on success the answer is a redirect to the next open review (or the queue)."""
+        if not fraud_review_claim(review=review, by=by):
+            holder = selectors.review_claim_holder(review, now=timezone.now())
+            if review.state == FraudReview.State.OPEN:
+                self.message_user(
+                    request,
+                    f"Being reviewed by {holder.removeprefix('user:')}; take it over to decide.",
+                    messages.ERROR,
+                )
+                return HttpResponseRedirect(request.path)
+        check = review.fraud_check
+        try:
+            fraud_review_act(
+                check=check, action=data["decision"], resolution=data["resolution"], note=data["note"], by=by
+            )
+        except Invalid as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+            return None
+        except Conflict as refused:
+            self.message_user(request, refused.message, messages.WARNING)
+            return HttpResponseRedirect(request.path)
+        done = "Approved" if review.state == FraudReview.State.APPROVED else "Rejected"
+        text = (
+            f"{done} {counted(1, 'review')}: {address_short(check.email)}, {money_format(check.amount, check.currency)}"
+        )
+        if review.resolution:
+            text += f" — {review.get_resolution_display().lower()}"
+        self.message_user(request, text, messages.SUCCESS)
+        following = selectors.review_next_open(after=review, by=by, now=timezone.now())
+        if following is None:
+            self.message_user(request, "No open reviews are left.", messages.INFO)
+            return HttpResponseRedirect(reverse("admin:fraud_fraudreview_changelist"))
+        return HttpResponseRedirect(reverse("admin:fraud_fraudreview_change", args=[following.pk]))
 
 
 @admin.register(ListEntry)

@@ -70,6 +70,11 @@ class FraudReview(models.Model):
     operator on any check (``manual``). It is closed once, as ``approved`` or
     ``rejected``: the close is a conditional update on ``state='open'``, so two
     reviewers acting at once cannot both close it.
+
+    A reviewer who opens an open review in the admin claims it for
+    ``fraud.services.CLAIM_FOR`` (``claimed_by`` until ``claimed_until``); others
+    see the claim and may take it over explicitly. A claim past its time is no
+    claim. Claims are conditional updates too (``fraud_review_claim``).
     """
 
     class State(models.TextChoices):
@@ -95,6 +100,8 @@ class FraudReview(models.Model):
     note = models.TextField(blank=True)
     closed_by = models.CharField(max_length=150, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=150, blank=True, editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-opened_at", "-id"]

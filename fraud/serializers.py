@@ -18,7 +18,7 @@ from echopilot.money import (
 from echopilot.schema import branch_enum
 from echopilot.serializers import TextField, WholeNumberField
 from fraud.models import FraudReview
-from fraud.services import REVIEW_ACTIONS
+from fraud.services import NOTE_MAX_LENGTH, REVIEW_ACTIONS
 from payments.models import Payment
 
 # A caller's own daily total: a sum of payments, so larger than one payment may be, and still far inside the
@@ -197,7 +197,7 @@ class ReviewInput(serializers.Serializer):
     resolution = serializers.ChoiceField(
         choices=FraudReview.Resolution.choices, required=False, default="", help_text="Required to reject."
     )
-    note = TextField(required=False, default="", allow_blank=True, max_length=2000)
+    note = TextField(required=False, default="", allow_blank=True, max_length=NOTE_MAX_LENGTH)
 
     @classmethod
     def openapi_rules(cls) -> dict:

@@ -1,9 +1,10 @@
 """Writes of the fraud guard: deciding a check, and reviewing it."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from echopilot.audit import audit_event
@@ -110,6 +111,9 @@ def fraud_check_create(
 
 REVIEW_ACTIONS = ("open", "approve", "reject")
 REJECTION_NEEDS_A_REASON = "A rejection needs a resolution: fraud, customer_request or other."
+NOTE_MAX_LENGTH = 2000
+NOTE_TOO_LONG = f"A note has at most {NOTE_MAX_LENGTH} characters."
+CLAIM_FOR = timedelta(minutes=10)
 
 
 def fraud_review_act(*, check: FraudCheck, action: str, resolution: str = "", note: str = "", by: str) -> FraudReview:
@@ -118,8 +122,8 @@ def fraud_review_act(*, check: FraudCheck, action: str, resolution: str = "", no
     Returns the review, also kept on ``check`` in memory: a check loaded with
     ``select_related("review")`` needs no second read to be answered.
 
-    Raises ``Invalid`` for an unknown action or resolution and for a rejection
-    without a resolution, and ``Conflict`` when a review is opened on a check
+    Raises ``Invalid`` for an unknown action or resolution, for a rejection
+    without a resolution and for a note over ``NOTE_MAX_LENGTH``, and ``Conflict`` when a review is opened on a check
     that has one (``review_exists``), closed on a check that has none
     (``no_review``) or closed again (``review_closed``). Closing is one
     conditional UPDATE on ``state='open'``: of reviewers acting at once, one wins.
@@ -134,6 +138,8 @@ def fraud_review_act(*, check: FraudCheck, action: str, resolution: str = "", no
         raise Invalid(
             REJECTION_NEEDS_A_REASON, code="validation_error", fields={"resolution": [REJECTION_NEEDS_A_REASON]}
         )
+    if len(note) > NOTE_MAX_LENGTH:
+        raise Invalid(NOTE_TOO_LONG, code="validation_error", fields={"note": [NOTE_TOO_LONG]})
     if action == "open":
         return _review_open(check=check, by=by)
     review = getattr(check, "review", None)
@@ -182,3 +188,36 @@ def _review_close(*, review: FraudReview, approve: bool, resolution: str, note: 
             by=by,
         )
     return bool(closed)
+
+
+def fraud_review_claim(*, review: FraudReview, by: str, now: datetime | None = None, takeover: bool = False) -> bool:
+    """Claim an open review for ``by`` until ``now + CLAIM_FOR``; False when someone else holds it (or it is closed).
+
+    Each step is one conditional UPDATE, so of reviewers claiming at once exactly
+    one wins: ``by``'s own live claim is renewed (no audit line); a review nobody
+    holds (never claimed, or the claim ran out) is claimed (``review_claimed``).
+    ``takeover=True`` takes the claim from the holder ``review`` shows, and only
+    from them: if it changed hands meanwhile, the takeover fails and the new
+    holder is shown (``review_claim_taken_over``). ``review`` is brought up to
+    date in memory either way.
+    """
+    now = now or timezone.now()
+    until = now + CLAIM_FOR
+    reviews = FraudReview.objects.filter(pk=review.pk, state=FraudReview.State.OPEN)
+    if reviews.filter(claimed_by=by, claimed_until__gt=now).update(claimed_until=until):
+        review.claimed_until = until
+        return True
+    holder = review.claimed_by if review.claimed_until and review.claimed_until > now else ""
+    if takeover and holder and holder != by:
+        won = reviews.filter(claimed_by=holder, claimed_until__gt=now).update(claimed_by=by, claimed_until=until)
+        event, extra = "review_claim_taken_over", {"from_by": holder}
+    else:
+        free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)  # a claim always sets both fields
+        won = reviews.filter(free).update(claimed_by=by, claimed_until=until)
+        event, extra = "review_claimed", {}
+    if not won:
+        review.refresh_from_db(fields=["state", "claimed_by", "claimed_until"])
+        return False
+    review.claimed_by, review.claimed_until = by, until
+    audit_event("fraud_guard", event, check_id=review.fraud_check.check_id, by=by, until=until, **extra)
+    return True

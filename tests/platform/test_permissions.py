@@ -16,11 +16,11 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from echopilot.models import ApiKey
-from fraud.models import FraudCheck, FraudReview
+from fraud.models import FraudCheck
 from notifications.models import Email
 from observability.roles import FRAUD_REVIEWERS, OPERATORS, ROLES, roles_sync
 from portal.models import PortalLink
-from tests.factories import make_user
+from tests.factories import make_fraud_review, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -231,7 +231,8 @@ def test_a_fraud_reviewer_decides_reviews_and_nothing_else(login):
     user = make_user("reviewer")
     user.groups.add(Group.objects.get(name=FRAUD_REVIEWERS))
     client = login(user)
-    assert {"approve", "reject"} <= _offered(FraudReview, user)
+    review = make_fraud_review()  # decided on its page (the review desk), not with bulk actions
+    assert 'value="approve"' in client.get(f"/admin/fraud/fraudreview/{review.pk}/change/").content.decode()
     assert "open_review" in _offered(FraudCheck, user)
     for path in ("/admin/fraud/fraudreview/", "/admin/fraud/fraudcheck/", "/admin/payments/payment/"):
         assert client.get(path).status_code == 200
@@ -249,7 +250,9 @@ def test_an_operator_runs_the_service_but_does_not_decide_reviews(login):
     assert {"revoke_selected", "revoke_emails"} <= _offered(PortalLink, user)
     assert {"requeue", "resend"} <= _offered(Email, user)
     assert client.get("/admin/fraud/fraudreview/").status_code == 200
-    assert not {"approve", "reject"} & _offered(FraudReview, user)
+    review = make_fraud_review()
+    assert 'value="approve"' not in client.get(f"/admin/fraud/fraudreview/{review.pk}/change/").content.decode()
+    assert client.post(f"/admin/fraud/fraudreview/{review.pk}/change/", {"decision": "approve"}).status_code == 403
     assert client.get("/admin/auth/user/").status_code == 403
 
 
