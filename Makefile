@@ -47,13 +47,17 @@ run-cluster: $(RUNTIME) .env
 	@$(MAKE) --no-print-directory migrate
 	exec $(PY) manage.py serve --web-nodes 2 --qclusters 2
 
+# Test processes (pytest-xdist workers, one per core here); a test module stays on one worker. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
 ## Run the whole test suite (on DATABASE_URL when set, otherwise SQLite).
 test: $(DEV)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 ## The suite without the tests marked slow (processes, servers, a browser, or more than about a second): the edit loop.
 test-fast: $(DEV)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(VENV)/bin/ruff check .

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-DEV_ONLY = ["pytest", "pytest-django", "ruff", "locust", "schemathesis", "aiosmtpd", "playwright"]
+DEV_ONLY = ["pytest", "pytest-django", "pytest-xdist", "ruff", "locust", "schemathesis", "aiosmtpd", "playwright"]
 RUNTIME = ["Django", "djangorestframework", "django-q2", "gunicorn", "whitenoise", "psycopg", "redis", "tqdm"]
 
 pytestmark = [pytest.mark.own_services, pytest.mark.skipif(shutil.which("make") is None, reason="needs make")]
