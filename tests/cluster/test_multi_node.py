@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.faults.processes import wait_until
-from tests.fixtures.cluster import GUARD_MAX_PER_HOUR, at_once
+from tests.fixtures.cluster import GUARD_MAX_PER_HOUR
+from tests.fixtures.database import at_once
 from tests.payments import stripe_events as se
 
 pytestmark = [

@@ -1,40 +1,17 @@
 """Limits hold when many checks arrive at once (real threads, real transactions)."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from echopilot.exceptions import Conflict
 from fraud.models import FraudCheck, FraudReview
 from fraud.selectors import fraud_check_get
 from fraud.services import fraud_check_create, fraud_review_act
+from tests.fixtures.database import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_at_once(count, work):
-    """Run work(i) in `count` threads released together; returns results in order."""
-    results = [None] * count
-    barrier = threading.Barrier(count)
-
-    def target(index):
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as exc:  # surfaced by the assertions
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 @pytest.mark.slow
@@ -51,7 +28,7 @@ def test_fifty_simultaneous_checks_of_one_card_allow_exactly_the_maximum(setting
         )
         return response.status_code, response.json()["decision"]
 
-    results = run_at_once(50, work)
+    results = at_once(50, work)
     assert all(status == 200 for status, _ in results), results
     decisions = [decision for _, decision in results]
     assert decisions.count("allow") == 5
@@ -68,7 +45,7 @@ def test_parallel_checks_never_exceed_the_daily_amount(settings):
         result = fraud_check_create(email="big@example.com", amount=Decimal("1500.00"), card_fingerprint=f"card{index}")
         return result.decision
 
-    decisions = run_at_once(20, work)
+    decisions = at_once(20, work)
     assert decisions.count("allow") == 6, decisions
     allowed = sum(c.amount for c in FraudCheck.objects.filter(decision__in=["allow", "review"]))
     assert allowed <= Decimal("10000")
@@ -87,7 +64,7 @@ def test_two_reviewers_closing_at_once_close_a_review_once():
             return refused.code
         return "closed"
 
-    outcomes = run_at_once(8, work)
+    outcomes = at_once(8, work)
     assert outcomes.count("closed") == 1 and outcomes.count("review_closed") == 7, outcomes
     review.refresh_from_db()
     assert review.state in ("approved", "rejected") and review.closed_by.startswith("user:r")

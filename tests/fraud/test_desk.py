@@ -1,6 +1,5 @@
 """The review desk without a browser: the claim service, the history selectors and the decision page's rules."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ from fraud.services import (
 )
 from payments.models import Payment
 from tests.factories import make_fraud_check, make_fraud_review, make_payment
+from tests.fixtures.database import at_once
 
 QUEUE = "/admin/fraud/fraudreview/"
 VIEW = ("fraud.view_fraudreview", "fraud.view_fraudcheck")
@@ -98,23 +98,12 @@ def test_a_claim_runs_out_and_a_closed_review_is_never_claimed(review_check):
 def test_of_reviewers_claiming_at_once_exactly_one_wins():
     review = big("race@example.com").review
     count = 6
-    barrier, results = threading.Barrier(count), [None] * count
 
     def claim(index):
-        try:
-            mine = FraudReview.objects.select_related("fraud_check").get(pk=review.pk)
-            barrier.wait()
-            results[index] = fraud_review_claim(review=mine, by=f"user:r{index}")
-        except Exception as exc:  # surfaced by the assertion
-            results[index] = exc
-        finally:
-            connection.close()
+        mine = FraudReview.objects.select_related("fraud_check").get(pk=review.pk)
+        return fraud_review_claim(review=mine, by=f"user:r{index}")
 
-    threads = [threading.Thread(target=claim, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results = at_once(count, claim)
     assert sorted(results, key=str) == [False] * (count - 1) + [True], results
     winner = results.index(True)
     assert FraudReview.objects.get().claimed_by == f"user:r{winner}"

@@ -4,7 +4,6 @@ Screenshots of every page go to test-artifacts/portal/<viewport>-<page>.png.
 Without /usr/bin/chromium the test skips, unless REQUIRE_BROWSER=1 (CI), where it fails.
 """
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,29 +16,16 @@ from payments.models import Payment
 from portal.services import portal_link_create
 from tests.constants import CUSTOMER
 from tests.factories import make_payment
+from tests.fixtures.browser import ARGS, CHROMIUM, chromium_or_skip
 from tests.fixtures.portal import path_of
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
-VIEWPORTS = {"mobile": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
+VIEWPORTS = {"mobile": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 900}}
 
 
 @pytest.fixture
 def chromium():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); REQUIRE_BROWSER=1 makes this a failure")
+    chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     return sync_playwright
