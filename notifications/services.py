@@ -12,11 +12,11 @@ never a credential).
 """
 
 import logging
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
-from email.utils import make_msgid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -67,6 +67,12 @@ def _event(row: Email | TelegramMessage, event: str) -> None:
 # --- Writing messages ---------------------------------------------------------
 
 
+def _message_id() -> str:
+    """A new Message-ID from the OS's randomness: 128 bits, unique whatever state the ``random`` module is in
+    (``email.utils.make_msgid`` draws from it, and a seeded one repeated an id within a clock tick)."""
+    return f"<{secrets.token_hex(16)}@{settings.SMTP_FROM.rpartition('@')[2]}>"
+
+
 def email_send(
     *,
     to: list[str],
@@ -109,7 +115,7 @@ def email_send(
                 created_by=created_by,
                 portal_link_for=portal_link_for,
                 status=Status.QUEUED if smtp_configured() else Status.DRY_RUN,
-                message_id=make_msgid(domain=settings.SMTP_FROM.rpartition("@")[2]),
+                message_id=_message_id(),
             )
             _event(email, email.status)
             if email.status == Status.QUEUED:

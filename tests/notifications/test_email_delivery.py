@@ -240,3 +240,21 @@ def test_the_sweep_task_returns_a_one_line_summary(smtp_server):
     make_email()
     assert tasks.email_sweep() == "email sweep: 1 sent"
     assert tasks.email_sweep() == "email sweep: nothing due"
+
+
+@pytest.mark.django_db
+def test_message_ids_stay_unique_whatever_state_the_random_module_is_in(monkeypatch):
+    """Message-IDs come from the OS's randomness: a seeded `random` (Hypothesis seeds it for every example, as the
+    API fuzzing does) and one clock tick gave two emails the same id, and the second send answered 500."""
+    import random
+
+    from notifications.services import email_send
+
+    monkeypatch.setattr("time.time", lambda: 1795936244.12)
+    ids = set()
+    for _ in range(2):
+        random.seed(7)
+        email, _ = email_send(to=["a@example.com"], subject="s", body="b")
+        ids.add(email.message_id)
+    assert len(ids) == 2
+    assert all(id_.startswith("<") and id_.endswith("@echopilot.ai>") for id_ in ids), ids
