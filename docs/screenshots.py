@@ -40,6 +40,9 @@ print(json.dumps({"session": session.session_key, "review": oldest.pk}))
 """
 
 
+HEARTBEAT = "from echopilot.models import Heartbeat; Heartbeat.objects.create(node='demo', pid=1)"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -65,10 +68,10 @@ def main() -> None:
         "LOG_DIR": str(scratch / "logs"),
         "CACHE_DIR": str(scratch / "cache"),
         "REPORTS_TO": "",
+        "PORT": str(port),  # the snapshot's API probe checks this server
     }
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo", "--payments", "3000", "--days", "14", "--seed", "1")
-    manage(env, "observability_snapshot")
     ids = json.loads(manage(env, "shell", "-c", SESSION).strip().splitlines()[-1])
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
@@ -85,6 +88,8 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
+        manage(env, "shell", "-c", HEARTBEAT)  # as a running qcluster would have written it
+        manage(env, "observability_snapshot")
         OUT.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])

@@ -185,6 +185,16 @@ class OpenFirstFilter(admin.SimpleListFilter):
 class QueueChangeList(ChangeList):
     """The queue's page of reviews, each with its one-line history, read in two grouped queries for the page."""
 
+    TITLES = {
+        "open": "Review queue: open reviews, longest waiting first",
+        "closed": "Closed reviews",
+        "all": "All reviews",
+    }
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.title = self.TITLES.get(request.GET.get("state", "open"), self.title)
+
     def get_results(self, request):
         super().get_results(request)
         self.result_list = list(self.result_list)

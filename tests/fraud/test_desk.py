@@ -19,7 +19,7 @@ from fraud.services import (
     fraud_review_claim,
 )
 from payments.models import Payment
-from tests.factories import make_fraud_check, make_fraud_review, make_payment
+from tests.factories import make_fraud_check, make_fraud_review, make_payment, make_user
 from tests.fixtures.database import at_once
 
 QUEUE = "/admin/fraud/fraudreview/"
@@ -285,3 +285,11 @@ def test_the_evidence_shows_the_observed_count_against_the_limit(staff_login, se
     assert [cell.split("</td>")[0] for cell in row.split('class="desk-num">')[1:]] == ["5", "5"]  # the rule: 5 >= 5
     assert "5 payments with this card in the past hour (limit 5)" in html
     assert "Today&#x27;s total with this email before this payment" in html and "USD 0.00" in html  # a new email
+
+
+@pytest.mark.django_db
+def test_the_queue_is_titled_by_what_it_shows(client):
+    client.force_login(make_user("reader", permissions=["fraud.view_fraudreview"]))
+    assert "Review queue: open reviews, longest waiting first" in client.get(QUEUE).content.decode()
+    assert "<h1>Closed reviews</h1>" in client.get(QUEUE + "?state=closed").content.decode()
+    assert "<h1>All reviews</h1>" in client.get(QUEUE + "?state=all").content.decode()
