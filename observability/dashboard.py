@@ -131,6 +131,9 @@ def context(*, period: str, now: datetime) -> dict:
         "now": now,
         "snapshot": latest.data if latest else None,
         "governance": _governance(latest.data if latest else None),
+        "governance_text": (latest.data.get("health", {}).get("governance_status") or "").replace("_", " ")
+        if latest
+        else "",
         "firing": selectors.firing_alerts(),
         "charts": [mark_safe(chart) for chart in charts],  # noqa: S308 - svg escapes every text it draws
     }

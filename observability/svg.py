@@ -115,6 +115,7 @@ class _Frame:
         ]
         x, row = LEFT, 0
         for name, color in legend:  # the legend sits under the title, in the series' colours, wrapping
+            name = name.replace("_", " ")  # codes read as words: dry_run → dry run
             width = 22 + CHAR * len(name)
             if x > LEFT and x + width > WIDTH - RIGHT:
                 x, row = LEFT, row + 1
@@ -223,7 +224,7 @@ def stacked_bar_chart(
     and each segment says its time, series and value in a tooltip.
     """
     totals = [sum(points[i] for points in series.values()) for i in range(len(buckets))]
-    legend = [(name, _color(name, index)) for index, name in enumerate(series)]
+    legend = [(name, _color(name, index)) for index, name in enumerate(series)]  # colours by the series' code
     start = buckets[0]
     end = buckets[-1] + step
     frame = _Frame(title=title, start=start, end=end, ticks=y_ticks(max(totals, default=0)), unit=unit, legend=legend)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from echopilot.audit import utc_iso
 from echopilot.timefmt import moment_format
 from observability import rules
-from tests.factories import make_alert, make_payment, make_snapshot, make_user
+from tests.factories import make_alert, make_email, make_payment, make_snapshot, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +79,21 @@ def test_the_dashboard_shows_a_fresh_install_warming_up(staff_client):
     kpis = html.split("KPI (past 24 hours)", 1)[1].split("</table>", 1)[0]
     assert '<td>fraud block rate</td><td>50.0%</td><td>≤\u00a010%</td><td class="obs-warming_up"' in kpis
     assert "judged from 2026-03-11 09:00 UTC" in kpis and "failing" not in kpis  # the note, as the cell's title
+
+
+def test_states_and_chart_legends_read_as_words_not_codes(staff_client):
+    make_snapshot(
+        taken_at=timezone.now(),
+        data={"ts_iso": "x", "system": {}, "api": {"healthy": True, "latency_sec": 0.01},
+              "health": {"overall": "degraded", "governance_status": "at_risk", "ops_warnings": []}},
+    )  # fmt: skip
+    make_email(status="dry_run")
+    html = staff_client.get("/dashboard/").content.decode()
+    card = html.split("Governance<b", 1)[1].split("</div>", 1)[0]
+    assert 'class="obs-at_risk">at risk</b>' in card
+    emails_chart = html.split("Emails per hour by status", 1)[1].split("</svg>", 1)[0]
+    assert ">dry run</text>" in emails_chart
+    assert "dry_run<" not in emails_chart
 
 
 def test_the_admin_index_links_to_the_dashboard(staff_client):
