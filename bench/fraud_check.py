@@ -58,6 +58,7 @@ def seed(env: dict, count: int) -> None:
                 card_type="credit",
                 card_fingerprint=fingerprint,
                 card_key=f"card:{fingerprint}",
+                email_key=email,
                 decision="allow",
                 reason="all_checks_passed",
                 rule="default",

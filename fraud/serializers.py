@@ -70,6 +70,13 @@ class CheckInput(serializers.Serializer):
         min_value=Decimal("0"),
         max_value=MAX_DAILY_TOTAL,
     )
+    ip = serializers.IPAddressField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The customer's IPv4 or IPv6 address, if known: checks per IP address per hour are counted "
+        "(GUARD_MAX_PER_IP_HOUR).",
+    )
 
     def validate_email(self, value):
         return normalize_email(value)
