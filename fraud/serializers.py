@@ -147,6 +147,15 @@ class CheckInput(serializers.Serializer):
                 "currency": {"enum": sorted(ISO_4217), "pattern": None, "minLength": None, "maxLength": None},
                 "card_fingerprint": {"pattern": r"^[A-Za-z0-9_-]*$"},
                 "daily_total": {**not_decimal, "nullable": None, "anyOf": daily_total},
+                "ip": {  # an address in either family, or null
+                    "type": None,
+                    "nullable": None,
+                    "minLength": None,
+                    "anyOf": [
+                        {"type": "string", "format": "ipv4", "nullable": True},
+                        {"type": "string", "format": "ipv6"},
+                    ],
+                },
             },
             "anyOf": branches,
         }
