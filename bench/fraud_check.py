@@ -5,6 +5,12 @@ validation and one insert (bench/urls.py). Both run in the same gunicorn on
 the same database holding ~100,000 stored checks, alternating, so the ratio
 is the claim and the absolute numbers are this machine's.
 
+The same run also measures the check with every card-testing signal on (issue
+#15: cards per email, emails per card, declines per card, checks per IP, each
+with a generous limit, and an ``ip`` in every request): a second gunicorn with
+those settings on the same database, loaded in the same alternation, against
+the same baseline.
+
     .venv/bin/python bench/fraud_check.py [--seconds 8] [--concurrency 8] [--stored 100000]
 """
 
@@ -58,6 +64,8 @@ def seed(env: dict, count: int) -> None:
                 card_type="credit",
                 card_fingerprint=fingerprint,
                 card_key=f"card:{fingerprint}",
+                email_key=email,
+                ip=f"10.0.{rng.randrange(256)}.{rng.randrange(256)}",
                 decision="allow",
                 reason="all_checks_passed",
                 rule="default",
@@ -81,7 +89,16 @@ def post(port: int, path: str, body: dict) -> tuple[int, dict, float]:
     return response.status, data, time.perf_counter() - started
 
 
-def load(port: int, path: str, seconds: float, concurrency: int, seed_value: int) -> dict:
+# Generous limits: the signals count on every check, and rarely decide (the load's random customers are no testers).
+SIGNALS_ON = {
+    "GUARD_MAX_CARDS_PER_EMAIL_DAY": "20",
+    "GUARD_MAX_EMAILS_PER_CARD_DAY": "20",
+    "GUARD_MAX_DECLINES_PER_CARD_HOUR": "20",
+    "GUARD_MAX_PER_IP_HOUR": "1000",
+}
+
+
+def load(port: int, path: str, seconds: float, concurrency: int, seed_value: int, with_ip: bool = False) -> dict:
     latencies, errors = [], 0
     lock = threading.Lock()
     stop = time.monotonic() + seconds
@@ -96,6 +113,8 @@ def load(port: int, path: str, seconds: float, concurrency: int, seed_value: int
                 "card_type": "credit",
                 "card_fingerprint": f"fp{rng.randrange(40_000)}",
             }
+            if with_ip:
+                body["ip"] = f"10.0.{rng.randrange(256)}.{rng.randrange(256)}"
             status, _, elapsed = post(port, path, body)
             with lock:
                 latencies.append(elapsed)
@@ -145,21 +164,28 @@ def main() -> None:
     recreate_postgres_database(args.database_url)
     manage(env, "migrate", "--noinput")
     seed(env, args.stored)
-    port = free_port()
+    port, signals_port = free_port(), free_port()
     server = start_gunicorn(env, port, args.workers)
+    signals_server = start_gunicorn({**env, **SIGNALS_ON}, signals_port, args.workers)
     try:
         load(port, "/api/fraud/check", 2, args.concurrency, 0)  # warm-up
-        runs = {"baseline": [], "fraud_check": []}
-        for round_no in range(2):  # alternate, so drift affects both alike
+        load(signals_port, "/api/fraud/check", 2, args.concurrency, 1, with_ip=True)
+        runs = {"baseline": [], "fraud_check": [], "fraud_check_signals": []}
+        for round_no in range(2):  # alternate, so drift affects all alike
             runs["baseline"].append(load(port, "/api/bench/baseline", args.seconds, args.concurrency, 10 + round_no))
             runs["fraud_check"].append(load(port, "/api/fraud/check", args.seconds, args.concurrency, 20 + round_no))
-        bursts = {"same_card": [], "distinct_cards": []}
+            runs["fraud_check_signals"].append(
+                load(signals_port, "/api/fraud/check", args.seconds, args.concurrency, 30 + round_no, with_ip=True)
+            )
+        bursts = {"same_card": [], "distinct_cards": [], "same_card_signals": []}
         for round_no in range(5):
             bursts["same_card"].append(burst(port, True, round_no))
             bursts["distinct_cards"].append(burst(port, False, round_no))
+            bursts["same_card_signals"].append(burst(signals_port, True, 100 + round_no))
     finally:
-        server.terminate()
-        server.wait()
+        for process in (server, signals_server):
+            process.terminate()
+            process.wait()
 
     def merge(results):
         return {
@@ -171,7 +197,7 @@ def main() -> None:
             "requests": sum(r["requests"] for r in results),
         }
 
-    base, fraud = merge(runs["baseline"]), merge(runs["fraud_check"])
+    base, fraud, signals = merge(runs["baseline"]), merge(runs["fraud_check"]), merge(runs["fraud_check_signals"])
     same = sorted(t for t, _ in bursts["same_card"])[2]
     distinct = sorted(t for t, _ in bursts["distinct_cards"])[2]
     result = {
@@ -183,10 +209,14 @@ def main() -> None:
         "baseline": base,
         "fraud_check": fraud,
         "throughput_ratio": fraud["rps"] / base["rps"],
+        "fraud_check_signals": signals,
+        "signals_throughput_ratio": signals["rps"] / base["rps"],
+        "signals": SIGNALS_ON,
         "burst_same_card_s": same,
         "burst_distinct_cards_s": distinct,
         "burst_ratio": same / distinct,
         "burst_same_card_allows": [allowed for _, allowed in bursts["same_card"]],
+        "burst_same_card_allows_signals": [allowed for _, allowed in bursts["same_card_signals"]],
     }
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     (OUT_DIR / "fraud_check.json").write_text(json.dumps(result, indent=2))
@@ -196,11 +226,15 @@ def main() -> None:
         f"{args.workers} gunicorn workers, {args.concurrency} concurrent clients"
     )
     print(f"{'endpoint':<14}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for name, row in (("baseline", base), ("fraud_check", fraud)):
+    for name, row in (("baseline", base), ("fraud_check", fraud), ("+signals", signals)):
         print(
             f"{name:<14}{row['rps']:>9.1f}{row['p50'] * 1000:>9.1f}{row['p95'] * 1000:>9.1f}{row['p99'] * 1000:>9.1f}{row['errors']:>8}"
         )
     print(f"throughput ratio fraud_check / baseline: {result['throughput_ratio']:.2f} (goal >= 0.70)")
+    print(
+        f"throughput ratio fraud_check with every signal on / baseline: {result['signals_throughput_ratio']:.2f} "
+        f"(goal >= 0.75); allows per one-card burst with them: {result['burst_same_card_allows_signals']}"
+    )
     print(
         f"50 simultaneous checks: one card {same * 1000:.0f} ms, distinct cards {distinct * 1000:.0f} ms, "
         f"ratio {result['burst_ratio']:.2f}; allows per one-card burst: {result['burst_same_card_allows']}"

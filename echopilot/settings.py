@@ -442,6 +442,19 @@ GUARD_MAX_AMOUNT_DAY = env_decimal("GUARD_MAX_AMOUNT_DAY", "10000", minimum=Deci
 GUARD_EMAIL_ALLOW = [normalize_email(email) for email in env_emails("GUARD_EMAIL_ALLOW")]
 # Amounts above this go to manual review.
 GUARD_REVIEW_AMOUNT = env_decimal("GUARD_REVIEW_AMOUNT", "5000", minimum=Decimal("0"))
+# Domains whose mailboxes ignore dots in the local part, for counting (googlemail.com counts as gmail.com).
+GUARD_CANONICAL_DOT_DOMAINS = [
+    domain.strip().lower() for domain in env_list("GUARD_CANONICAL_DOT_DOMAINS", ["gmail.com", "googlemail.com"])
+]
+# Card-testing signals; 0 turns one off (the default).
+# Distinct cards per email (canonical) per rolling 24 hours; one more card is blocked.
+GUARD_MAX_CARDS_PER_EMAIL_DAY = env_int("GUARD_MAX_CARDS_PER_EMAIL_DAY", 0, minimum=0)
+# Distinct emails (canonical) per card per rolling 24 hours; one more email is blocked.
+GUARD_MAX_EMAILS_PER_CARD_DAY = env_int("GUARD_MAX_EMAILS_PER_CARD_DAY", 0, minimum=0)
+# Blocked checks plus declined payments per card per rolling hour, after which the card is blocked.
+GUARD_MAX_DECLINES_PER_CARD_HOUR = env_int("GUARD_MAX_DECLINES_PER_CARD_HOUR", 0, minimum=0)
+# Checks per IP address (the optional ``ip`` field) per rolling hour.
+GUARD_MAX_PER_IP_HOUR = env_int("GUARD_MAX_PER_IP_HOUR", 0, minimum=0)
 
 # --- Notifications ----------------------------------------------------------
 

@@ -25,7 +25,7 @@ from fraud.services import fraud_review_act, fraud_review_claim
 
 
 def _card_key(fingerprint: str) -> str:
-    return selectors.card_key_for(email="", card_fingerprint=fingerprint)
+    return selectors.card_key_for(email_key="", card_fingerprint=fingerprint)
 
 
 @admin.register(FraudCheck)

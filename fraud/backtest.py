@@ -5,16 +5,25 @@ guard does, whatever was decided); the daily sum counts the amounts the
 *replayed* decisions allowed or sent to review, so a stricter limit also
 changes what later checks see. List entries apply from their creation to their
 expiry; the caller-supplied counts stored with each check are used again.
+
+Emails are counted under their stored canonical key (``email_key``), as the guard
+counts them. The card-testing signals are replayed when the config turns them on
+(and cost nothing when it does not): distinct cards per email and emails per card
+in the rolling 24 hours and checks per IP in the hour count every earlier check;
+a card's declines count the checks the *replayed* decisions block plus the card's
+failed payments (by ``updated_at``, when they failed) in the hour before each check.
 """
 
+import bisect
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from fraud.models import FraudCheck, ListEntry
-from fraud.rules import ALLOW, REVIEW, Facts, RuleConfig, decide, email_domain
+from fraud.rules import ALLOW, BLOCK, REVIEW, Facts, RuleConfig, decide, email_domain
 from fraud.selectors import DAILY_WINDOW, VELOCITY_WINDOW
+from payments.models import Payment
 
 
 @dataclass
@@ -43,12 +52,71 @@ class _Lists:
         return None
 
 
+class _Distinct:
+    """Distinct values per key in a rolling window: what ``COUNT(DISTINCT ...)`` over the window counts."""
+
+    def __init__(self, window):
+        self.window = window
+        self.seen: dict[str, deque] = defaultdict(deque)
+        self.counts: dict[str, Counter] = defaultdict(Counter)
+
+    def others(self, key: str, value: str, at: datetime) -> int:
+        """How many values other than ``value`` ``key`` had in the window before ``at``."""
+        seen, counts = self.seen[key], self.counts[key]
+        while seen and seen[0][0] <= at - self.window:
+            old = seen.popleft()[1]
+            counts[old] -= 1
+            if not counts[old]:
+                del counts[old]
+        return len(counts) - (value in counts)
+
+    def add(self, key: str, value: str, at: datetime) -> None:
+        self.seen[key].append((at, value))
+        self.counts[key][value] += 1
+
+
+class _Times:
+    """Moments per key in a rolling window: a ``COUNT(*)`` over the window."""
+
+    def __init__(self, window):
+        self.window = window
+        self.seen: dict[str, deque] = defaultdict(deque)
+
+    def count(self, key: str, at: datetime) -> int:
+        seen = self.seen[key]
+        while seen and seen[0] <= at - self.window:
+            seen.popleft()
+        return len(seen)
+
+    def add(self, key: str, at: datetime) -> None:
+        self.seen[key].append(at)
+
+
+def _declined_payments(since: datetime) -> dict[str, list[datetime]]:
+    """When each card's payments failed, in order, from an hour before ``since`` on."""
+    moments = defaultdict(list)
+    failed = (
+        Payment.objects.filter(status=Payment.Status.FAILED, updated_at__gt=since - VELOCITY_WINDOW)
+        .exclude(card_fingerprint="")
+        .order_by("updated_at")
+        .values_list("card_fingerprint", "updated_at")
+    )
+    for fingerprint, moment in failed.iterator(chunk_size=5000):
+        moments[fingerprint].append(moment)
+    return moments
+
+
 def fraud_backtest(*, since: datetime, config: RuleConfig, progress=None, max_examples: int = 10) -> BacktestReport:
     report = BacktestReport()
     lists = _Lists() if ListEntry.objects.exists() else None
     card_seen: dict[str, deque] = defaultdict(deque)
     daily_seen: dict[tuple, deque] = defaultdict(deque)
     daily_sum: dict[tuple, Decimal] = defaultdict(Decimal)
+    cards_of_email = _Distinct(DAILY_WINDOW) if config.max_cards_per_email_day else None
+    emails_of_card = _Distinct(DAILY_WINDOW) if config.max_emails_per_card_day else None
+    blocks_of_card = _Times(VELOCITY_WINDOW) if config.max_declines_per_card_hour else None
+    declined = _declined_payments(since) if blocks_of_card else {}
+    checks_of_ip = _Times(VELOCITY_WINDOW) if config.max_per_ip_hour else None
     rows = (
         FraudCheck.objects.filter(created_at__gte=since)
         .order_by("created_at", "id")
@@ -56,6 +124,7 @@ def fraud_backtest(*, since: datetime, config: RuleConfig, progress=None, max_ex
             "check_id",
             "created_at",
             "email",
+            "email_key",
             "amount",
             "currency",
             "card_type",
@@ -65,12 +134,14 @@ def fraud_backtest(*, since: datetime, config: RuleConfig, progress=None, max_ex
             "caller_daily_total",
             "decision",
             "reason",
+            "ip",
         )
     )
     for (
         check_id,
         at,
         email,
+        email_key,
         amount,
         currency,
         card_type,
@@ -80,11 +151,12 @@ def fraud_backtest(*, since: datetime, config: RuleConfig, progress=None, max_ex
         caller_daily,
         before,
         old_reason,
+        ip,
     ) in rows.iterator(chunk_size=5000):
         seen = card_seen[card_key]
         while seen and seen[0] <= at - VELOCITY_WINDOW:
             seen.popleft()
-        key = (email, currency)
+        key = (email_key, currency)
         window = daily_seen[key]
         while window and window[0][0] <= at - DAILY_WINDOW:
             daily_sum[key] -= window.popleft()[1]
@@ -96,9 +168,23 @@ def fraud_backtest(*, since: datetime, config: RuleConfig, progress=None, max_ex
             daily_total=max(daily_sum[key], caller_daily or Decimal("0")),
             allow_hit=lists.hit("allow", email, fingerprint, at) if lists else None,
             block_hit=lists.hit("block", email, fingerprint, at) if lists else None,
+            cards_per_email=cards_of_email.others(email_key, card_key, at) + 1 if cards_of_email and fingerprint else 0,
+            emails_per_card=emails_of_card.others(card_key, email_key, at) + 1 if emails_of_card and fingerprint else 0,
+            card_declines=blocks_of_card.count(card_key, at) + _failed_in_hour(declined.get(fingerprint), at)
+            if blocks_of_card
+            else 0,
+            ip_count=checks_of_ip.count(ip, at) if checks_of_ip and ip else 0,
         )
         after = decide(facts, config)
         seen.append(at)
+        if cards_of_email and fingerprint:
+            cards_of_email.add(email_key, card_key, at)
+        if emails_of_card and fingerprint:
+            emails_of_card.add(card_key, email_key, at)
+        if blocks_of_card and after.outcome == BLOCK:
+            blocks_of_card.add(card_key, at)
+        if checks_of_ip and ip:
+            checks_of_ip.add(ip, at)
         if after.outcome in (ALLOW, REVIEW):
             window.append((at, amount))
             daily_sum[key] += amount
@@ -109,3 +195,10 @@ def fraud_backtest(*, since: datetime, config: RuleConfig, progress=None, max_ex
         if progress is not None:
             progress.update(1)
     return report
+
+
+def _failed_in_hour(moments: list[datetime] | None, at: datetime) -> int:
+    """Of a card's failure moments (sorted), those in the hour before ``at`` (the window's start left out)."""
+    if not moments:
+        return 0
+    return bisect.bisect_right(moments, at) - bisect.bisect_right(moments, at - VELOCITY_WINDOW)

@@ -20,7 +20,9 @@ class FraudCheck(models.Model):
     """One decision of the fraud guard, with everything that explains it.
 
     ``card_key`` is what "the same card" means for velocity: the card
-    fingerprint when given, else the email. Rows are never changed after they
+    fingerprint when given, else the email's ``email_key``. ``email_key`` is
+    the email the guard counts under (``fraud.rules.canonical_email``); ``email``
+    stays as the caller sent it. Rows are never changed after they
     are written; a review lives in ``FraudReview``.
     """
 
@@ -31,6 +33,8 @@ class FraudCheck(models.Model):
     card_type = models.CharField(max_length=10)
     card_fingerprint = models.CharField(max_length=64, blank=True)
     card_key = models.CharField(max_length=300, editable=False)
+    email_key = models.CharField(max_length=254, default="", editable=False)
+    ip = models.GenericIPAddressField(null=True, blank=True, help_text="The customer's IP address, when sent.")
     payment_ref = models.CharField(max_length=255, blank=True, help_text="The caller's payment id.")
     payment = models.ForeignKey("payments.Payment", null=True, blank=True, on_delete=models.SET_NULL)
     caller_recent_count = models.PositiveIntegerField(null=True, blank=True)
@@ -55,6 +59,8 @@ class FraudCheck(models.Model):
         indexes = [
             models.Index(fields=["card_key", "created_at"], name="fraud_card_time"),
             models.Index(fields=["email", "currency", "created_at"], name="fraud_email_time"),
+            models.Index(fields=["email_key", "created_at"], name="fraud_email_key_time"),
+            models.Index(fields=["ip", "created_at"], name="fraud_ip_time", condition=Q(ip__isnull=False)),
             models.Index(fields=["decision", "created_at"], name="fraud_decision_time"),
             models.Index(fields=["created_at"], name="fraud_time"),
         ]

@@ -31,6 +31,26 @@ def _whole(value) -> int | None:
         return None
 
 
+def _counted(count: int, noun: str, plural: str, where: str, limit: str) -> str:
+    text = f"{count} {noun if count == 1 else plural} {where}"
+    limit_count = _whole(limit)
+    return f"{text} (limit {limit_count})" if limit_count is not None else text
+
+
+# The counting rules: reason pattern -> (noun, plural, what was counted where).
+_COUNTED = {
+    r"velocity_exceeded_(\d+)_per_hour": ("payment", "payments", "with this card in the past hour"),
+    r"cards_per_email_exceeded_(\d+)_per_day": ("card", "cards", "with this email in the past 24 hours"),
+    r"emails_per_card_exceeded_(\d+)_per_day": ("email", "emails", "with this card in the past 24 hours"),
+    r"card_declines_exceeded_(\d+)_per_hour": (
+        "blocked or declined attempt",
+        "blocked or declined attempts",
+        "with this card in the past hour",
+    ),
+    r"ip_velocity_exceeded_(\d+)_per_hour": ("payment", "payments", "from this IP address in the past hour"),
+}
+
+
 def reason_text(reason: str, *, limit: str = "", amount=None, currency: str = "") -> str:
     """The plain-words phrase for a reason code, with the check's limit, amount and currency where it has them."""
     if reason == "all_checks_passed":
@@ -41,12 +61,9 @@ def reason_text(reason: str, *, limit: str = "", amount=None, currency: str = ""
         return f"{_LISTS[match[1]]} is on the block list"
     if reason == "prepaid_card_blocked":
         return "Prepaid card (prepaid cards are blocked)"
-    if match := re.fullmatch(r"velocity_exceeded_(\d+)_per_hour", reason):
-        count = int(match[1])
-        noun = "payment" if count == 1 else "payments"
-        text = f"{count} {noun} with this card in the past hour"
-        limit_count = _whole(limit)
-        return f"{text} (limit {limit_count})" if limit_count is not None else text
+    for pattern, (noun, plural, where) in _COUNTED.items():
+        if match := re.fullmatch(pattern, reason):
+            return _counted(int(match[1]), noun, plural, where, limit)
     if match := re.fullmatch(r"daily_limit_exceeded_(-?\d+(?:\.\d+)?)", reason):
         total = _amount(match[1], currency)
         text = f"{total} today with this email"

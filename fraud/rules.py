@@ -6,6 +6,18 @@ The documented rules (the original contract), evaluated in this order; the first
 2. ``blocklist``  email, domain or card blocked → block ``blocklisted_<kind>``
 3. ``prepaid``    prepaid card and GUARD_BLOCK_PREPAID → block ``prepaid_card_blocked``
 4. ``velocity``   n checks of the same card in the past hour, n >= max → block ``velocity_exceeded_{n}_per_hour``
+
+   The card-testing signals (each off while its limit is 0):
+
+   ``cards_per_email``  this check's card makes n distinct cards of the email in 24 h, n > max
+                        → block ``cards_per_email_exceeded_{n}_per_day``
+   ``emails_per_card``  this check's email makes n distinct emails of the card in 24 h, n > max
+                        → block ``emails_per_card_exceeded_{n}_per_day``
+   ``card_declines``    n blocked checks and declined payments of the card in the past hour, n >= max
+                        → block ``card_declines_exceeded_{n}_per_hour``
+   ``ip_velocity``      n checks from the request's IP in the past hour, n >= max
+                        → block ``ip_velocity_exceeded_{n}_per_hour``
+
 5. ``daily_amount`` t + amount > max per day → block ``daily_limit_exceeded_{t+amount:.2f}``
 6. ``review_amount`` amount > review threshold → review ``high_amount_requires_review``
 7. ``default``    allow ``all_checks_passed``
@@ -15,6 +27,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+# Mailboxes that ignore dots in the local part (and googlemail.com is gmail.com): GUARD_CANONICAL_DOT_DOMAINS.
+DEFAULT_DOT_DOMAINS = ("gmail.com", "googlemail.com")
+_SAME_MAILBOX = {"googlemail.com": "gmail.com"}
 
 ALLOW = "allow"
 BLOCK = "block"
@@ -28,6 +44,11 @@ class RuleConfig:
     max_amount_day: Decimal
     review_amount: Decimal
     email_allow: frozenset[str] = frozenset()
+    max_cards_per_email_day: int = 0  # 0: the signal is off
+    max_emails_per_card_day: int = 0
+    max_declines_per_card_hour: int = 0
+    max_per_ip_hour: int = 0
+    dot_domains: frozenset[str] = frozenset(DEFAULT_DOT_DOMAINS)
 
     @classmethod
     def from_settings(cls, **overrides) -> "RuleConfig":
@@ -39,6 +60,11 @@ class RuleConfig:
             "max_amount_day": settings.GUARD_MAX_AMOUNT_DAY,
             "review_amount": settings.GUARD_REVIEW_AMOUNT,
             "email_allow": frozenset(settings.GUARD_EMAIL_ALLOW),
+            "max_cards_per_email_day": settings.GUARD_MAX_CARDS_PER_EMAIL_DAY,
+            "max_emails_per_card_day": settings.GUARD_MAX_EMAILS_PER_CARD_DAY,
+            "max_declines_per_card_hour": settings.GUARD_MAX_DECLINES_PER_CARD_HOUR,
+            "max_per_ip_hour": settings.GUARD_MAX_PER_IP_HOUR,
+            "dot_domains": frozenset(settings.GUARD_CANONICAL_DOT_DOMAINS),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
@@ -53,6 +79,11 @@ class RuleConfig:
                 "max_amount_day": str(self.max_amount_day),
                 "review_amount": str(self.review_amount),
                 "email_allow": sorted(self.email_allow),
+                "max_cards_per_email_day": self.max_cards_per_email_day,
+                "max_emails_per_card_day": self.max_emails_per_card_day,
+                "max_declines_per_card_hour": self.max_declines_per_card_hour,
+                "max_per_ip_hour": self.max_per_ip_hour,
+                "dot_domains": sorted(self.dot_domains),
             },
             sort_keys=True,
         )
@@ -70,6 +101,10 @@ class Facts:
     daily_total: Decimal  # the larger of the caller's sum and ours: allowed and review amounts today
     allow_hit: str | None = None  # kind of the matching allow-list entry, if any
     block_hit: str | None = None  # kind of the matching block-list entry, if any
+    cards_per_email: int = 0  # distinct cards of this canonical email in 24 h, this check's card included
+    emails_per_card: int = 0  # distinct canonical emails of this card in 24 h, this check's included (0: no card)
+    card_declines: int = 0  # this card's blocked checks and declined payments in the past hour
+    ip_count: int = 0  # checks from this request's IP in the past hour (0: no IP sent)
 
 
 @dataclass(frozen=True)
@@ -85,6 +120,25 @@ def email_domain(email: str) -> str:
     return email.rpartition("@")[2]
 
 
+def canonical_email(email: str, dot_domains=DEFAULT_DOT_DOMAINS) -> str:
+    """The key under which the guard counts an email: one mailbox, one key.
+
+    Lowercased, the plus-tag dropped from the local part ("a+x@y.com" → "a@y.com"), and for the
+    ``dot_domains`` dots ignored too ("j.doe@gmail.com" → "jdoe@gmail.com"; googlemail.com is gmail.com).
+    Never raises: without an "@" the trimmed, lowercased input is its own key, and a local part that
+    stripping would empty ("+x@y.com") is kept as it was.
+    """
+    email = email.strip().lower()
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return email
+    key = local.partition("+")[0]
+    if domain in dot_domains:
+        key = key.replace(".", "")
+        domain = _SAME_MAILBOX.get(domain, domain)
+    return f"{key or local}@{domain}"
+
+
 def decide(facts: Facts, config: RuleConfig) -> Decision:
     if facts.email in config.email_allow or facts.allow_hit:
         return Decision(ALLOW, "allowlisted", "allowlist", {"list": facts.allow_hit or "GUARD_EMAIL_ALLOW"})
@@ -97,6 +151,22 @@ def decide(facts: Facts, config: RuleConfig) -> Decision:
         return Decision(
             BLOCK, f"velocity_exceeded_{facts.recent_count}_per_hour", "velocity", observed, str(config.max_per_hour)
         )
+    if config.max_cards_per_email_day and facts.cards_per_email > config.max_cards_per_email_day:
+        observed = {**observed, "cards_per_email": facts.cards_per_email}
+        reason = f"cards_per_email_exceeded_{facts.cards_per_email}_per_day"
+        return Decision(BLOCK, reason, "cards_per_email", observed, str(config.max_cards_per_email_day))
+    if config.max_emails_per_card_day and facts.emails_per_card > config.max_emails_per_card_day:
+        observed = {**observed, "emails_per_card": facts.emails_per_card}
+        reason = f"emails_per_card_exceeded_{facts.emails_per_card}_per_day"
+        return Decision(BLOCK, reason, "emails_per_card", observed, str(config.max_emails_per_card_day))
+    if config.max_declines_per_card_hour and facts.card_declines >= config.max_declines_per_card_hour:
+        observed = {**observed, "card_declines": facts.card_declines}
+        reason = f"card_declines_exceeded_{facts.card_declines}_per_hour"
+        return Decision(BLOCK, reason, "card_declines", observed, str(config.max_declines_per_card_hour))
+    if config.max_per_ip_hour and facts.ip_count >= config.max_per_ip_hour:
+        observed = {**observed, "ip_count": facts.ip_count}
+        reason = f"ip_velocity_exceeded_{facts.ip_count}_per_hour"
+        return Decision(BLOCK, reason, "ip_velocity", observed, str(config.max_per_ip_hour))
     projected = facts.daily_total + facts.amount
     if projected > config.max_amount_day:
         return Decision(

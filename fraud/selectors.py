@@ -22,8 +22,9 @@ DAILY_WINDOW = timedelta(hours=24)
 MONTHLY_WINDOW = timedelta(days=30)
 
 
-def card_key_for(*, email: str, card_fingerprint: str) -> str:
-    return f"card:{card_fingerprint}" if card_fingerprint else f"email:{email}"
+def card_key_for(*, email_key: str, card_fingerprint: str) -> str:
+    """What "the same card" means: the fingerprint, else the canonical email (``fraud.rules.canonical_email``)."""
+    return f"card:{card_fingerprint}" if card_fingerprint else f"email:{email_key}"
 
 
 # The one query of every check is written in SQL: Django's query compilation
@@ -34,17 +35,34 @@ def card_key_for(*, email: str, card_fingerprint: str) -> str:
 #
 # The windows have no upper bound on purpose: a check that took the lock
 # before ours may carry a timestamp a moment later than ours, and it counts.
+#
+# Every count is a range scan of one index: the card's (fraud_card_time), the
+# canonical email's (fraud_email_key_time), the IP's (fraud_ip_time, partial:
+# only checks that sent one) and the card's declined payments
+# (payment_card_declined, partial: failed payments with a fingerprint). A
+# signal that is off still counts (its window is as short as the others'), so
+# the statement stays one prepared plan.
 _FACTS_SQL = """
 SELECT
   (SELECT COUNT(*) FROM fraud_fraudcheck
     WHERE card_key = %s AND created_at > %s),
   (SELECT SUM(amount) FROM fraud_fraudcheck
-    WHERE email = %s AND currency = %s AND decision IN ('allow', 'review') AND created_at > %s),
+    WHERE email_key = %s AND currency = %s AND decision IN ('allow', 'review') AND created_at > %s),
   (SELECT {concat}(action || ':' || kind, ',') FROM fraud_listentry
     WHERE ((kind = 'email' AND value = %s) OR (kind = 'domain' AND value = %s) OR (kind = 'card' AND value = %s))
       AND (expires_at IS NULL OR expires_at > %s)),
   (SELECT id FROM fraud_fraudcheck WHERE payment_ref = %s AND payment_ref <> ''),
-  (SELECT id FROM payments_payment WHERE provider_id = %s)
+  (SELECT id FROM payments_payment WHERE provider_id = %s),
+  (SELECT COUNT(DISTINCT card_key) FROM fraud_fraudcheck
+    WHERE email_key = %s AND created_at > %s AND card_fingerprint <> '' AND card_key <> %s),
+  (SELECT COUNT(DISTINCT email_key) FROM fraud_fraudcheck
+    WHERE card_key = %s AND created_at > %s AND email_key <> %s),
+  (SELECT COUNT(*) FROM fraud_fraudcheck
+    WHERE card_key = %s AND created_at > %s AND decision = 'block'),
+  (SELECT COUNT(*) FROM payments_payment
+    WHERE card_fingerprint = %s AND status = 'failed' AND card_fingerprint <> '' AND updated_at > %s),
+  (SELECT COUNT(*) FROM fraud_fraudcheck
+    WHERE ip = %s AND ip IS NOT NULL AND created_at > %s)
 """
 
 _KIND_ORDER = {ListEntry.Kind.EMAIL: 0, ListEntry.Kind.CARD: 1, ListEntry.Kind.DOMAIN: 2}
@@ -58,6 +76,10 @@ class StoredFacts:
     block_hit: str | None  # kind of the matching block entry, if any
     replay_of: int | None  # pk of the check already stored for this payment id, if any
     payment_pk: int | None  # pk of the Payment with this payment id, if any
+    other_cards: int = 0  # distinct other card fingerprints of this canonical email in the rolling 24 hours
+    other_emails: int = 0  # distinct other canonical emails of this card in the rolling 24 hours
+    card_declines: int = 0  # this card's blocked checks plus its failed payments in the rolling hour
+    ip_count: int = 0  # checks from this IP in the rolling hour (0 without an IP)
 
 
 def _when(moment: datetime):
@@ -89,12 +111,17 @@ def locked_facts(
     *,
     card_key: str,
     email: str,
+    email_key: str,
     currency: str,
     card_fingerprint: str,
     payment_id: str | None,
     now: datetime,
+    ip: str | None = None,
 ) -> StoredFacts:
-    """Lock the card and the email for the rest of the transaction, then read what our data says.
+    """Lock the card, the canonical email and the IP for the rest of the transaction, then read what our data says.
+
+    ``email`` (as given) finds list entries; ``email_key`` is what amounts and cards are counted under, and
+    what is locked, so plus-variants of one mailbox wait for each other.
 
     PostgreSQL: transaction-scoped advisory locks, taken in sorted order (the
     select list is evaluated left to right) so two checks can never wait on
@@ -104,29 +131,46 @@ def locked_facts(
     committed by whoever held a lock before. SQLite: the transaction began with
     BEGIN IMMEDIATE and holds the database's single write lock already.
     """
+    hour, day = _when(now - VELOCITY_WINDOW), _when(now - DAILY_WINDOW)
     params = [
-        card_key, _when(now - VELOCITY_WINDOW),
-        email, currency, _when(now - DAILY_WINDOW),
+        card_key, hour,
+        email_key, currency, day,
         email, email_domain(email), card_fingerprint.lower(), _when(now),
         payment_id, payment_id,
+        email_key, day, card_key,
+        card_key, day, email_key,
+        card_key, hour,
+        card_fingerprint, hour,
+        ip, hour,
     ]  # fmt: skip
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             _pg_prepare(cursor)
-            ids = _lock_ids([card_key, f"email:{email}"])
+            ids = _lock_ids([card_key, f"email:{email_key}", *([f"ip:{ip}"] if ip else [])])
             locks = ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids))
             cursor.execute(f"SELECT {locks}; EXECUTE {_PG_STATEMENT}({', '.join(['%s'] * len(params))})", ids + params)
             cursor.nextset()
         else:
             cursor.execute(_FACTS_SQL.format(concat="group_concat"), params)
-        recent, daily, entries, replay_of, payment_pk = cursor.fetchone()
+        recent, daily, entries, replay_of, payment_pk, cards, emails, blocked, declined, ip_count = cursor.fetchone()
     hits = {"allow": None, "block": None}
     pairs = [entry.split(":") for entry in entries.split(",")] if entries else []
     for action, kind in sorted(pairs, key=lambda pair: _KIND_ORDER[pair[1]]):
         hits[action] = hits[action] or kind
     # PostgreSQL sums numeric exactly; SQLite stores decimals as REAL, exact to the cent at these magnitudes.
     daily_total = Decimal(str(daily or 0)).quantize(CENT)
-    return StoredFacts(recent, daily_total, hits["allow"], hits["block"], replay_of, payment_pk)
+    return StoredFacts(
+        recent,
+        daily_total,
+        hits["allow"],
+        hits["block"],
+        replay_of,
+        payment_pk,
+        cards,
+        emails,
+        blocked + declined,
+        ip_count,
+    )
 
 
 def customer_history(*, email: str, exclude_pk: int | None = None, limit: int = 10):

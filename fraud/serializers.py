@@ -70,6 +70,13 @@ class CheckInput(serializers.Serializer):
         min_value=Decimal("0"),
         max_value=MAX_DAILY_TOTAL,
     )
+    ip = serializers.IPAddressField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The customer's IPv4 or IPv6 address, if known: checks per IP address per hour are counted "
+        "(GUARD_MAX_PER_IP_HOUR).",
+    )
 
     def validate_email(self, value):
         return normalize_email(value)
@@ -140,6 +147,15 @@ class CheckInput(serializers.Serializer):
                 "currency": {"enum": sorted(ISO_4217), "pattern": None, "minLength": None, "maxLength": None},
                 "card_fingerprint": {"pattern": r"^[A-Za-z0-9_-]*$"},
                 "daily_total": {**not_decimal, "nullable": None, "anyOf": daily_total},
+                "ip": {  # an address in either family, or null
+                    "type": None,
+                    "nullable": None,
+                    "minLength": None,
+                    "anyOf": [
+                        {"type": "string", "format": "ipv4", "nullable": True},
+                        {"type": "string", "format": "ipv6"},
+                    ],
+                },
             },
             "anyOf": branches,
         }

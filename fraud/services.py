@@ -11,7 +11,7 @@ from echopilot.audit import audit_event
 from echopilot.exceptions import Conflict, Invalid
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview
-from fraud.rules import REVIEW, Facts, RuleConfig, decide
+from fraud.rules import REVIEW, Facts, RuleConfig, canonical_email, decide
 
 
 def fraud_check_create(
@@ -24,26 +24,31 @@ def fraud_check_create(
     payment_id: str | None = None,
     recent_count: int | None = None,
     daily_total: Decimal | None = None,
+    ip: str | None = None,
     created_by: str = "",
     config: RuleConfig | None = None,
     now: datetime | None = None,
 ) -> FraudCheck:
     """Count, decide and record one check in one short transaction under the card's and email's locks.
 
-    A payment id seen before returns the check stored for it, counted once.
+    A payment id seen before returns the check stored for it, counted once. The email is counted
+    under its canonical key (``fraud.rules.canonical_email``) and stored as given.
     """
     config = config or RuleConfig.from_settings()
-    card_key = selectors.card_key_for(email=email, card_fingerprint=card_fingerprint)
+    email_key = canonical_email(email, config.dot_domains)
+    card_key = selectors.card_key_for(email_key=email_key, card_fingerprint=card_fingerprint)
     try:
         with transaction.atomic():
             moment = now or timezone.now()
             stored = selectors.locked_facts(
                 card_key=card_key,
                 email=email,
+                email_key=email_key,
                 currency=currency,
                 card_fingerprint=card_fingerprint,
                 payment_id=payment_id,
                 now=moment,
+                ip=ip,
             )
             if stored.replay_of:
                 return FraudCheck.objects.get(pk=stored.replay_of)
@@ -55,6 +60,10 @@ def fraud_check_create(
                 daily_total=max(stored.daily_total, daily_total or Decimal("0")),
                 allow_hit=stored.allow_hit,
                 block_hit=stored.block_hit,
+                cards_per_email=stored.other_cards + 1 if card_fingerprint else stored.other_cards,
+                emails_per_card=stored.other_emails + 1 if card_fingerprint else 0,
+                card_declines=stored.card_declines,
+                ip_count=stored.ip_count,
             )
             decision = decide(facts, config)
             check = FraudCheck.objects.create(
@@ -64,6 +73,8 @@ def fraud_check_create(
                 card_type=card_type,
                 card_fingerprint=card_fingerprint,
                 card_key=card_key,
+                email_key=email_key,
+                ip=ip,
                 payment_ref=payment_id or "",
                 payment_id=stored.payment_pk,
                 caller_recent_count=recent_count,

@@ -54,6 +54,13 @@ class Payment(models.Model):
             models.Index(fields=["email", "created_at"], name="payment_email_time"),
             models.Index(fields=["status", "created_at"], name="payment_status_time"),
             models.Index(fields=["created_at"], name="payment_time"),
+            # The fraud guard's card-testing signal counts a card's declines of the past hour: only failed payments
+            # with a fingerprint are in it (updated_at is when the payment failed).
+            models.Index(
+                fields=["card_fingerprint", "updated_at"],
+                name="payment_card_declined",
+                condition=Q(status="failed") & ~Q(card_fingerprint=""),
+            ),
             # The email sweep's "receipts still owed" pass reads the owed rows every minute: a handful, not the week.
             models.Index(fields=["receipt_requested_at"], name="payment_receipt_owed", condition=Q(receipt_owed=True)),
         ]

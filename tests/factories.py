@@ -17,6 +17,7 @@ from echopilot.keys import api_key_create
 from echopilot.models import ApiKey, Heartbeat
 from echopilot.taskqueue import HEARTBEAT_FUNC
 from fraud.models import FraudCheck, FraudReview
+from fraud.rules import canonical_email
 from notifications.models import Email, Status, TelegramMessage
 from observability.models import Alert, Snapshot
 from payments.models import Payment, WebhookEvent, WebhookRejection
@@ -97,6 +98,7 @@ def make_fraud_check(*, decision: str = "allow", **fields) -> FraudCheck:
     """A stored check with the decision given, as if the guard had made it (no rules run)."""
     values = {
         "email": "a@example.com",
+        "email_key": canonical_email(fields.get("email", "a@example.com")),
         "amount": Decimal("1.00"),
         "currency": "usd",
         "card_type": "credit",

@@ -9,20 +9,37 @@ from fraud.reasons import reason_text
 from fraud.rules import Facts, RuleConfig, decide
 
 CONFIG = RuleConfig(
-    block_prepaid=True, max_per_hour=5, max_amount_day=Decimal("10000.00"), review_amount=Decimal("5000.00")
+    block_prepaid=True,
+    max_per_hour=5,
+    max_amount_day=Decimal("10000.00"),
+    review_amount=Decimal("5000.00"),
+    max_cards_per_email_day=3,
+    max_emails_per_card_day=3,
+    max_declines_per_card_hour=3,
+    max_per_ip_hour=20,
 )
+SIGNALS = [  # (cards per email, emails per card, card declines, IP count): each fires one signal or none
+    (0, 0, 0, 0),
+    (1, 1, 2, 19),
+    (4, 0, 0, 0),
+    (1, 4, 0, 0),
+    (1, 1, 3, 0),
+    (1, 1, 1, 20),
+]
 
 
 def every_decision():
     """Walk decide() over every combination of the facts its branches look at, so each code shows up."""
-    for allow_hit, block_hit, card_type, recent, daily, amount in itertools.product(
+    for allow_hit, block_hit, card_type, recent, daily, amount, signals in itertools.product(
         [None, "email", "domain", "card"],
         [None, "email", "domain", "card"],
         ["credit", "debit", "prepaid"],
         [0, 4, 5, 6, 1000],
         [Decimal("0.00"), Decimal("9000.00"), Decimal("1234567.89")],
         [Decimal("1.00"), Decimal("7250.00")],
+        SIGNALS,
     ):
+        cards, emails, declines, ip_count = signals
         facts = Facts(
             email="grace@example.com",
             amount=amount,
@@ -31,6 +48,10 @@ def every_decision():
             daily_total=daily,
             allow_hit=allow_hit,
             block_hit=block_hit,
+            cards_per_email=cards,
+            emails_per_card=emails,
+            card_declines=declines,
+            ip_count=ip_count,
         )
         yield facts, decide(facts, CONFIG)
 
@@ -41,6 +62,10 @@ def test_the_walk_reaches_every_rule():
         "blocklist",
         "prepaid",
         "velocity",
+        "cards_per_email",
+        "emails_per_card",
+        "card_declines",
+        "ip_velocity",
         "daily_amount",
         "review_amount",
         "default",
@@ -81,6 +106,41 @@ def test_every_reason_code_has_a_phrase():
             "JPY 72,500 is above the review threshold of JPY 50,000",
         ),
         ("blocklisted_card", "", None, "usd", "This card is on the block list"),
+        (
+            "cards_per_email_exceeded_4_per_day",
+            "3",
+            None,
+            "usd",
+            "4 cards with this email in the past 24 hours (limit 3)",
+        ),
+        (
+            "emails_per_card_exceeded_2_per_day",
+            "1",
+            None,
+            "usd",
+            "2 emails with this card in the past 24 hours (limit 1)",
+        ),
+        (
+            "card_declines_exceeded_3_per_hour",
+            "3",
+            None,
+            "usd",
+            "3 blocked or declined attempts with this card in the past hour (limit 3)",
+        ),
+        (
+            "card_declines_exceeded_1_per_hour",
+            "1",
+            None,
+            "usd",
+            "1 blocked or declined attempt with this card in the past hour (limit 1)",
+        ),
+        (
+            "ip_velocity_exceeded_20_per_hour",
+            "20",
+            None,
+            "usd",
+            "20 payments from this IP address in the past hour (limit 20)",
+        ),
         ("prepaid_card_blocked", "GUARD_BLOCK_PREPAID=1", None, "usd", "Prepaid card (prepaid cards are blocked)"),
         ("all_checks_passed", "", None, "usd", "All checks passed"),
     ],

@@ -35,6 +35,21 @@ def decimal_arg(value: str) -> Decimal:
     return number
 
 
+def limit_arg(value: str) -> int:
+    """A signal's limit: a whole number, 0 to turn the signal off."""
+    if not re.fullmatch(r"\d{1,9}", value):
+        raise CommandError(f"not a whole number from 0 on: {value}")
+    return int(value)
+
+
+SIGNALS = {  # option -> RuleConfig field; each 0 (off) by default
+    "max_cards_per_email_day": "distinct cards per email per 24 h",
+    "max_emails_per_card_day": "distinct emails per card per 24 h",
+    "max_declines_per_card_hour": "blocked or declined attempts per card per hour",
+    "max_per_ip_hour": "checks per IP per hour",
+}
+
+
 class Command(BaseCommand):
     help = "Replay stored checks under proposed guard settings and show which decisions would change."
 
@@ -44,6 +59,8 @@ class Command(BaseCommand):
         parser.add_argument("--max-amount-day", type=decimal_arg)
         parser.add_argument("--review-amount", type=decimal_arg)
         parser.add_argument("--block-prepaid", type=int, choices=[0, 1])
+        for name, meaning in SIGNALS.items():
+            parser.add_argument(f"--{name.replace('_', '-')}", type=limit_arg, help=f"{meaning}; 0: off")
         parser.add_argument("--examples", type=int, default=10)
 
     def handle(self, *args, **options):
@@ -54,6 +71,7 @@ class Command(BaseCommand):
             max_amount_day=options["max_amount_day"],
             review_amount=options["review_amount"],
             block_prepaid=None if block_prepaid is None else bool(block_prepaid),
+            **{name: options[name] for name in SIGNALS},
         )
         total = FraudCheck.objects.filter(created_at__gte=since).count()
         started = timezone.now()
@@ -63,7 +81,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Replayed {report.total} checks since {since:%Y-%m-%d %H:%M} UTC in {elapsed:.1f} s "
             f"under ruleset {config.version} (max/hour {config.max_per_hour}, max/day {config.max_amount_day}, "
-            f"review above {config.review_amount}, block prepaid {int(config.block_prepaid)})."
+            f"review above {config.review_amount}, block prepaid {int(config.block_prepaid)}; "
+            f"cards/email {config.max_cards_per_email_day}, emails/card {config.max_emails_per_card_day}, "
+            f"declines/card {config.max_declines_per_card_hour}, per IP {config.max_per_ip_hour}; 0 is off)."
         )
         self.stdout.write(f"{report.changed} decisions would change.\n")
         self.stdout.write("before \\ after " + "".join(f"{name:>10}" for name in OUTCOMES))

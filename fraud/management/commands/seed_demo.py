@@ -35,7 +35,7 @@ from echopilot.audit import audit_events
 from echopilot.money import amount_from_minor, currency_exponent
 from echopilot.progress import progress
 from fraud.models import FraudCheck, FraudReview
-from fraud.rules import ALLOW, BLOCK, REVIEW, Facts, RuleConfig, decide
+from fraud.rules import ALLOW, BLOCK, REVIEW, Facts, RuleConfig, canonical_email, decide
 from fraud.selectors import DAILY_WINDOW, VELOCITY_WINDOW, card_key_for
 from payments.models import Payment, WebhookEvent
 
@@ -208,9 +208,10 @@ class _Guard:
 
     Attempts must come in time order per card and per email: velocity counts every earlier
     check of the card in the past hour, the daily sum the allowed and review amounts of the
-    email and currency in the past 24 hours (windows open at their start), as
+    canonical email and currency in the past 24 hours (windows open at their start), as
     ``fraud_check_create`` counts them and ``fraud_backtest`` replays them. List entries are
-    not consulted: a demo database has none.
+    not consulted: a demo database has none; nor are the card-testing signals (off by default):
+    the demo's customers keep to one or two cards and one email each.
     """
 
     def __init__(self, config: RuleConfig, ids: random.Random):
@@ -220,11 +221,12 @@ class _Guard:
         self.daily_sum: dict[tuple, Decimal] = defaultdict(Decimal)
 
     def check(self, *, email: str, amount: Decimal, currency: str, card_type: str, fingerprint: str, at: datetime):
-        card_key = card_key_for(email=email, card_fingerprint=fingerprint)
+        email_key = canonical_email(email, self.config.dot_domains)
+        card_key = card_key_for(email_key=email_key, card_fingerprint=fingerprint)
         seen = self.card_seen[card_key]
         while seen and seen[0] <= at - VELOCITY_WINDOW:
             seen.popleft()
-        key = (email, currency)
+        key = (email_key, currency)
         window = self.daily_seen[key]
         while window and window[0][0] <= at - DAILY_WINDOW:
             self.daily_sum[key] -= window.popleft()[1]
@@ -244,6 +246,7 @@ class _Guard:
             card_type=card_type,
             card_fingerprint=fingerprint,
             card_key=card_key,
+            email_key=email_key,
             payment_ref=f"pi_{self.ids.getrandbits(96):024x}",  # the caller's payment intent, made before the check
             decision=decision.outcome,
             reason=decision.reason,
