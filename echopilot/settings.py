@@ -442,6 +442,8 @@ GUARD_MAX_AMOUNT_DAY = env_decimal("GUARD_MAX_AMOUNT_DAY", "10000", minimum=Deci
 GUARD_EMAIL_ALLOW = [normalize_email(email) for email in env_emails("GUARD_EMAIL_ALLOW")]
 # Amounts above this go to manual review.
 GUARD_REVIEW_AMOUNT = env_decimal("GUARD_REVIEW_AMOUNT", "5000", minimum=Decimal("0"))
+# A succeeded payment not disputed this many days after it counts as legitimate in judged backtests.
+GUARD_LABEL_LEGIT_DAYS = env_int("GUARD_LABEL_LEGIT_DAYS", 60, minimum=1)
 
 # --- Notifications ----------------------------------------------------------
 
