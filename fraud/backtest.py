@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from fraud.labels import LABEL_FIELDS, LabelledMetrics, label, legit_before
+from fraud.labels import LABEL_FIELDS, LabelledMetrics, label, label_annotations, legit_before
 from fraud.models import FraudCheck, ListEntry
 from fraud.rules import ALLOW, REVIEW, Facts, RuleConfig, decide, email_domain
 from fraud.selectors import DAILY_WINDOW, VELOCITY_WINDOW
@@ -86,13 +86,13 @@ def fraud_backtest(
     report = BacktestReport()
     current = current or RuleConfig.from_settings()
     same = current == config
-    cutoff = legit_before(now)
     lists = _Lists() if ListEntry.objects.exists() else None
     card_seen: dict[str, deque] = defaultdict(deque)
     daily = _DailySums()
     daily_current = daily if same else _DailySums()
     rows = (
         FraudCheck.objects.filter(created_at__gte=since)
+        .annotate(**label_annotations(legit_before(now)))
         .order_by("created_at", "id")
         .values_list(
             "check_id",
@@ -161,7 +161,7 @@ def fraud_backtest(
         seen.append(at)
         if after.outcome in (ALLOW, REVIEW):
             daily.add(key, at, amount)
-        check_label = label(*label_inputs, cutoff=cutoff)
+        check_label = label(*label_inputs)
         report.labels[check_label] += 1
         report.current.add(now_decided, check_label)
         report.proposed.add(after, check_label)

@@ -16,8 +16,8 @@ When both apply, fraud wins: a payment a reviewer approved that is disputed
 later was fraud that got through.
 
 Labels are computed, not stored: the backtest reads their inputs in its one
-query (``LABEL_FIELDS``, joins of the payment and the review) and calls
-``label`` per row.
+query (``LABEL_FIELDS``: joins of the payment and the review, the times
+compared in the query) and calls ``label`` per row.
 """
 
 from collections import Counter
@@ -27,6 +27,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from django.conf import settings
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from fraud.models import FraudCheck, FraudReview
@@ -38,15 +39,25 @@ LEGITIMATE = "legitimate"
 FRAUDULENT_REFUND = "fraudulent"
 PLACES = Decimal("0.0001")
 
-# A check's label inputs, in ``label``'s argument order, for ``values_list`` (left joins: None when absent).
+# A check's label inputs, in ``label``'s argument order, for ``values_list`` after ``annotate(**label_annotations())``
+# (left joins: None when absent). The two times are compared in the query: parsing two datetimes per row
+# cost more than the rest of the labels.
 LABEL_FIELDS = (
     "payment__status",
-    "payment__created_at",
-    "payment__disputed_at",
+    "label_paid_before",
+    "label_disputed",
     "payment__refund_reason",
     "review__state",
     "review__resolution",
 )
+
+
+def label_annotations(cutoff: datetime) -> dict:
+    """The computed label inputs: the payment was made before ``cutoff``; it was disputed."""
+    return {
+        "label_paid_before": ExpressionWrapper(Q(payment__created_at__lte=cutoff), output_field=BooleanField()),
+        "label_disputed": ExpressionWrapper(Q(payment__disputed_at__isnull=False), output_field=BooleanField()),
+    }
 
 
 def legit_before(now: datetime | None = None) -> datetime:
@@ -56,24 +67,25 @@ def legit_before(now: datetime | None = None) -> datetime:
 
 def label(
     payment_status: str | None,
-    payment_created_at: datetime | None,
-    disputed_at: datetime | None,
+    paid_before: bool | None,
+    disputed: bool | None,
     refund_reason: str | None,
     review_state: str | None,
     review_resolution: str | None,
-    *,
-    cutoff: datetime,
 ) -> str | None:
-    """``fraud``, ``legitimate`` or None from the check's label inputs; ``cutoff`` is ``legit_before(now)``."""
+    """``fraud``, ``legitimate`` or None from the check's label inputs.
+
+    ``paid_before``: the payment was created before ``legit_before(now)``; ``disputed``: it has a dispute.
+    """
     if (
-        disputed_at is not None
+        disputed
         or refund_reason == FRAUDULENT_REFUND
         or (review_state == FraudReview.State.REJECTED and review_resolution == FraudReview.Resolution.FRAUD)
     ):
         return FRAUD
     if review_state == FraudReview.State.APPROVED:
         return LEGITIMATE
-    if payment_status == Payment.Status.SUCCEEDED and payment_created_at <= cutoff:
+    if payment_status == Payment.Status.SUCCEEDED and paid_before:
         return LEGITIMATE
     return None
 
@@ -84,12 +96,11 @@ def check_label(check: FraudCheck, *, now: datetime | None = None) -> str | None
     review = getattr(check, "review", None)  # RelatedObjectDoesNotExist is an AttributeError
     return label(
         payment.status if payment else None,
-        payment.created_at if payment else None,
-        payment.disputed_at if payment else None,
+        payment.created_at <= legit_before(now) if payment else None,
+        payment.disputed_at is not None if payment else None,
         payment.refund_reason if payment else None,
         review.state if review else None,
         review.resolution if review else None,
-        cutoff=legit_before(now),
     )
 
 
