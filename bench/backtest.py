@@ -48,7 +48,7 @@ SELECT 'pi_bench_' || g,
        false,
        START + (g * STEP) * interval '1 second',
        START + (g * STEP) * interval '1 second'
-FROM generate_series(1, COUNT) AS g
+FROM generate_series(1::bigint, COUNT) AS g
 WHERE g % 50 <> 0;
 
 INSERT INTO fraud_fraudcheck (check_id, email, amount, currency, card_type, card_fingerprint, card_key, payment_ref,
@@ -67,7 +67,7 @@ SELECT 'fc_' || lpad(to_hex(g), 20, '0'),
        CASE WHEN g % 50 = 0 THEN 'velocity' ELSE 'default' END,
        '{}', '', 'v1-bench', '',
        START + (g * STEP) * interval '1 second'
-FROM generate_series(1, COUNT) AS g
+FROM generate_series(1::bigint, COUNT) AS g
 LEFT JOIN payments_payment p ON p.provider_id = 'pi_bench_' || g;
 
 INSERT INTO fraud_fraudreview (fraud_check_id, state, opened_reason, opened_by, opened_at, resolution, note,

@@ -117,6 +117,18 @@ def rows() -> list[tuple[str, str, str, str, str]]:
                 cmd,
             )
         )
+    backtest = load("backtest")
+    if backtest:
+        table.append(
+            (
+                f"Labelled backtest of {backtest['checks']:,} stored checks, PostgreSQL "
+                "(current and proposed settings in one pass, labels joined)",
+                f"{backtest['ours_s']:.1f} s (goal ≤ 60 s)",
+                f"unlabelled replay of one rule set ({backtest['baseline_ref']}): {backtest['baseline_s']:.1f} s",
+                f"{backtest['ratio']:.2f}",
+                "make bench (bench/backtest.py)",
+            )
+        )
     load_run = load("load")
     if load_run:
         sqlite = load_run["modes"].get("sqlite")
