@@ -69,6 +69,7 @@ bench: $(DEV)
 	$(PY) bench/fraud_check.py
 	$(PY) bench/email_batch.py
 	$(PY) bench/observability.py --big 1000000
+	$(PY) bench/backtest.py
 	$(PY) bench/load.py
 	$(PY) bench/report.py
 

@@ -455,6 +455,8 @@ GUARD_MAX_EMAILS_PER_CARD_DAY = env_int("GUARD_MAX_EMAILS_PER_CARD_DAY", 0, mini
 GUARD_MAX_DECLINES_PER_CARD_HOUR = env_int("GUARD_MAX_DECLINES_PER_CARD_HOUR", 0, minimum=0)
 # Checks per IP address (the optional ``ip`` field) per rolling hour.
 GUARD_MAX_PER_IP_HOUR = env_int("GUARD_MAX_PER_IP_HOUR", 0, minimum=0)
+# A succeeded payment not disputed this many days after it counts as legitimate in judged backtests.
+GUARD_LABEL_LEGIT_DAYS = env_int("GUARD_LABEL_LEGIT_DAYS", 60, minimum=1)
 
 # --- Notifications ----------------------------------------------------------
 

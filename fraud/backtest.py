@@ -12,6 +12,10 @@ counts them. The card-testing signals are replayed when the config turns them on
 in the rolling 24 hours and checks per IP in the hour count every earlier check;
 a card's declines count the checks the *replayed* decisions block plus the card's
 failed payments (by ``updated_at``, when they failed) in the hour before each check.
+
+The same pass replays the current settings too (``current``, with daily sums of
+their own) and judges both by the checks' labels (``fraud.labels``): the label
+inputs come with the rows, joined in the one query.
 """
 
 import bisect
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from fraud.labels import LABEL_FIELDS, LabelledMetrics, label, label_annotations, legit_before
 from fraud.models import FraudCheck, ListEntry
 from fraud.rules import ALLOW, BLOCK, REVIEW, Facts, RuleConfig, decide, email_domain
 from fraud.selectors import DAILY_WINDOW, VELOCITY_WINDOW
@@ -31,6 +36,9 @@ class BacktestReport:
     total: int = 0
     table: Counter = field(default_factory=Counter)  # (before, after) -> count
     examples: list = field(default_factory=list)  # (check_id, before reason, after reason)
+    labels: Counter = field(default_factory=Counter)  # fraud / legitimate / None -> checks
+    current: LabelledMetrics = field(default_factory=LabelledMetrics)  # the current settings, replayed
+    proposed: LabelledMetrics = field(default_factory=LabelledMetrics)  # the proposed settings, replayed
 
     @property
     def changed(self) -> int:
@@ -106,19 +114,74 @@ def _declined_payments(since: datetime) -> dict[str, list[datetime]]:
     return moments
 
 
-def fraud_backtest(*, since: datetime, config: RuleConfig, progress=None, max_examples: int = 10) -> BacktestReport:
+class _DailySums:
+    """Allowed and review amounts per (email, currency) in the rolling day, as one replayed rule set decided them."""
+
+    def __init__(self):
+        self.seen: dict[tuple, deque] = defaultdict(deque)
+        self.sums: dict[tuple, Decimal] = defaultdict(Decimal)
+
+    def total(self, key: tuple, at: datetime) -> Decimal:
+        window = self.seen[key]
+        while window and window[0][0] <= at - DAILY_WINDOW:
+            self.sums[key] -= window.popleft()[1]
+        return self.sums[key]
+
+    def add(self, key: tuple, at: datetime, amount: Decimal) -> None:
+        self.seen[key].append((at, amount))
+        self.sums[key] += amount
+
+
+class _Replay:
+    """One rule set replayed: its config, and the counts its own decisions feed (daily sums, blocked checks per card)."""
+
+    def __init__(self, config: RuleConfig):
+        self.config = config
+        self.daily = _DailySums()
+        self.blocks_of_card = _Times(VELOCITY_WINDOW) if config.max_declines_per_card_hour else None
+
+    def decide(self, shared: dict, *, key: tuple, card_key: str, failed: int, caller_daily: Decimal, at, amount):
+        declines = self.blocks_of_card.count(card_key, at) + failed if self.blocks_of_card else 0
+        facts = Facts(**shared, daily_total=max(self.daily.total(key, at), caller_daily), card_declines=declines)
+        decision = decide(facts, self.config)
+        if decision.outcome in (ALLOW, REVIEW):
+            self.daily.add(key, at, amount)
+        if self.blocks_of_card and decision.outcome == BLOCK:
+            self.blocks_of_card.add(card_key, at)
+        return decision
+
+
+def fraud_backtest(
+    *,
+    since: datetime,
+    config: RuleConfig,
+    current: RuleConfig | None = None,
+    now: datetime | None = None,
+    progress=None,
+    max_examples: int = 10,
+) -> BacktestReport:
+    """Replay the checks since ``since`` under ``config`` (proposed) and ``current`` (default: the settings).
+
+    ``now`` fixes when labels are read (a succeeded payment is legitimate once
+    ``GUARD_LABEL_LEGIT_DAYS`` old).
+    """
     report = BacktestReport()
+    current = current or RuleConfig.from_settings()
+    replays = [_Replay(config)] if current == config else [_Replay(config), _Replay(current)]
+
+    def either(limit: str) -> bool:
+        return any(getattr(replay.config, limit) for replay in replays)
+
     lists = _Lists() if ListEntry.objects.exists() else None
     card_seen: dict[str, deque] = defaultdict(deque)
-    daily_seen: dict[tuple, deque] = defaultdict(deque)
-    daily_sum: dict[tuple, Decimal] = defaultdict(Decimal)
-    cards_of_email = _Distinct(DAILY_WINDOW) if config.max_cards_per_email_day else None
-    emails_of_card = _Distinct(DAILY_WINDOW) if config.max_emails_per_card_day else None
-    blocks_of_card = _Times(VELOCITY_WINDOW) if config.max_declines_per_card_hour else None
-    declined = _declined_payments(since) if blocks_of_card else {}
-    checks_of_ip = _Times(VELOCITY_WINDOW) if config.max_per_ip_hour else None
+    # Counts that do not depend on what a rule set decided, kept once for both and only when one turns them on.
+    cards_of_email = _Distinct(DAILY_WINDOW) if either("max_cards_per_email_day") else None
+    emails_of_card = _Distinct(DAILY_WINDOW) if either("max_emails_per_card_day") else None
+    declined = _declined_payments(since) if either("max_declines_per_card_hour") else {}
+    checks_of_ip = _Times(VELOCITY_WINDOW) if either("max_per_ip_hour") else None
     rows = (
         FraudCheck.objects.filter(created_at__gte=since)
+        .annotate(**label_annotations(legit_before(now)))
         .order_by("created_at", "id")
         .values_list(
             "check_id",
@@ -135,6 +198,7 @@ def fraud_backtest(*, since: datetime, config: RuleConfig, progress=None, max_ex
             "decision",
             "reason",
             "ip",
+            *LABEL_FIELDS,
         )
     )
     for (
@@ -152,42 +216,50 @@ def fraud_backtest(*, since: datetime, config: RuleConfig, progress=None, max_ex
         before,
         old_reason,
         ip,
+        *label_inputs,
     ) in rows.iterator(chunk_size=5000):
         seen = card_seen[card_key]
         while seen and seen[0] <= at - VELOCITY_WINDOW:
             seen.popleft()
-        key = (email_key, currency)
-        window = daily_seen[key]
-        while window and window[0][0] <= at - DAILY_WINDOW:
-            daily_sum[key] -= window.popleft()[1]
-        facts = Facts(
-            email=email,
-            amount=amount,
-            card_type=card_type,
-            recent_count=max(len(seen), caller_recent or 0),
-            daily_total=max(daily_sum[key], caller_daily or Decimal("0")),
-            allow_hit=lists.hit("allow", email, fingerprint, at) if lists else None,
-            block_hit=lists.hit("block", email, fingerprint, at) if lists else None,
-            cards_per_email=cards_of_email.others(email_key, card_key, at) + 1 if cards_of_email and fingerprint else 0,
-            emails_per_card=emails_of_card.others(card_key, email_key, at) + 1 if emails_of_card and fingerprint else 0,
-            card_declines=blocks_of_card.count(card_key, at) + _failed_in_hour(declined.get(fingerprint), at)
-            if blocks_of_card
+        shared = {
+            "email": email,
+            "amount": amount,
+            "card_type": card_type,
+            "recent_count": max(len(seen), caller_recent or 0),
+            "allow_hit": lists.hit("allow", email, fingerprint, at) if lists else None,
+            "block_hit": lists.hit("block", email, fingerprint, at) if lists else None,
+            "cards_per_email": cards_of_email.others(email_key, card_key, at) + 1
+            if cards_of_email and fingerprint
             else 0,
-            ip_count=checks_of_ip.count(ip, at) if checks_of_ip and ip else 0,
-        )
-        after = decide(facts, config)
+            "emails_per_card": emails_of_card.others(card_key, email_key, at) + 1
+            if emails_of_card and fingerprint
+            else 0,
+            "ip_count": checks_of_ip.count(ip, at) if checks_of_ip and ip else 0,
+        }
+        decided = [
+            replay.decide(
+                shared,
+                key=(email_key, currency),
+                card_key=card_key,
+                failed=_failed_in_hour(declined.get(fingerprint), at),
+                caller_daily=caller_daily or Decimal("0"),
+                at=at,
+                amount=amount,
+            )
+            for replay in replays
+        ]
+        after, now_decided = decided[0], decided[-1]
         seen.append(at)
         if cards_of_email and fingerprint:
             cards_of_email.add(email_key, card_key, at)
         if emails_of_card and fingerprint:
             emails_of_card.add(card_key, email_key, at)
-        if blocks_of_card and after.outcome == BLOCK:
-            blocks_of_card.add(card_key, at)
         if checks_of_ip and ip:
             checks_of_ip.add(ip, at)
-        if after.outcome in (ALLOW, REVIEW):
-            window.append((at, amount))
-            daily_sum[key] += amount
+        check_label = label(*label_inputs)
+        report.labels[check_label] += 1
+        report.current.add(now_decided, check_label)
+        report.proposed.add(after, check_label)
         report.total += 1
         report.table[(before, after.outcome)] += 1
         if before != after.outcome and len(report.examples) < max_examples:

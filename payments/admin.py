@@ -29,6 +29,9 @@ class PaymentAdmin(ExactSearchMixin, ReadOnlyAdmin):
         "card_fingerprint",
         "failure_code",
         "failure_message",
+        "refund_reason",
+        "disputed",
+        "dispute_reason",
         "created",
         "updated",
         "receipt_requested",
@@ -38,6 +41,7 @@ class PaymentAdmin(ExactSearchMixin, ReadOnlyAdmin):
 
     created = moment_field("created_at", "Created")
     updated = moment_field("updated_at", "Updated")
+    disputed = moment_field("disputed_at", "Disputed")
     receipt_requested = moment_field("receipt_requested_at", "Receipt requested")
 
     @admin.display(description="Amount", ordering="amount")

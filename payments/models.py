@@ -13,6 +13,11 @@ class Payment(models.Model):
     ``payments.rules.status_advances``), so a late event for an older state
     never overwrites a newer one.
 
+    Outcomes the fraud guard learns from: ``refund_reason`` (Stripe's, e.g.
+    ``fraudulent``) from ``charge.refunded``, and ``disputed_at`` with
+    ``dispute_reason`` from the first ``charge.dispute.created`` (a later
+    dispute of the same payment changes neither).
+
     The receipt outbox: the first ``payment_receipt_request`` (in the webhook's
     transaction) sets ``receipt_requested_at`` once and ``receipt_owed``;
     ``payment_receipt_settle`` clears ``receipt_owed`` in the transaction that
@@ -41,6 +46,11 @@ class Payment(models.Model):
     card_fingerprint = models.CharField(max_length=64, blank=True)
     failure_code = models.CharField(max_length=100, blank=True)
     failure_message = models.CharField(max_length=500, blank=True)
+    refund_reason = models.CharField(
+        max_length=50, blank=True, help_text="Stripe's reason for the refund (fraudulent, duplicate, ...)."
+    )
+    disputed_at = models.DateTimeField(null=True, blank=True, help_text="When the first dispute was opened.")
+    dispute_reason = models.CharField(max_length=50, blank=True, help_text="Stripe's reason for the dispute.")
     receipt_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
     receipt_owed = models.BooleanField(
         default=False, editable=False, help_text="A receipt email is owed and not created yet."

@@ -43,6 +43,8 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|d[89a-f])", re.IGNORECASE)
 PAYMENT_ID = re.compile(r"pi_[A-Za-z0-9_]{1,252}")
 FINGERPRINT = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+REASON = re.compile(r"[a-z_]{1,50}")  # Stripe's refund and dispute reasons: fraudulent, requested_by_customer, ...
+FRAUDULENT = "fraudulent"
 MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 
 
@@ -244,14 +246,68 @@ def _on_intent_failed(intent: dict) -> Payment:
     return _payment_apply(_facts_from_intent(intent, Payment.Status.FAILED))
 
 
+def _reason(value, path: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not REASON.fullmatch(value):
+        raise InvalidEvent(f"{path} must be a reason code (lowercase letters and _)")
+    return value
+
+
+def _refund_reason(charge: dict) -> str:
+    """The refunds' reason: ``fraudulent`` when any refund says so, else the newest one's (Stripe lists newest first)."""
+    refunds = _get(_get(charge, "refunds", dict, "charge.") or {}, "data", list, "charge.refunds.") or []
+    reasons = []
+    for refund in refunds:
+        if not isinstance(refund, dict):
+            raise InvalidEvent("charge.refunds.data must hold refunds")
+        reasons.append(_reason(refund.get("reason"), "charge.refunds.data[].reason"))
+    reasons = [reason for reason in reasons if reason]
+    return FRAUDULENT if FRAUDULENT in reasons else (reasons[0] if reasons else "")
+
+
 def _on_charge_refunded(charge: dict) -> Payment:
-    return _payment_apply(_facts_from_charge(charge))
+    reason = _refund_reason(charge)
+    payment = _payment_apply(_facts_from_charge(charge))
+    # Kept also when the status did not move (a second partial refund); a fraudulent one is never overwritten.
+    if reason and payment.refund_reason != reason and payment.refund_reason != FRAUDULENT:
+        payment.refund_reason = reason
+        payment.save(update_fields=["refund_reason"])
+    return payment
+
+
+class PaymentNotInLedger(Exception):
+    """An event about a payment the ledger does not hold yet: ``failed``, so a redelivery or replay applies it."""
+
+
+def _on_dispute_created(dispute: dict) -> Payment:
+    """Mark the payment disputed, once: a later dispute (or a redelivery) keeps the first time and reason."""
+    provider_id = dispute.get("payment_intent")
+    if provider_id is None:
+        raise InvalidEvent("the dispute has no payment_intent, so no payment of the ledger is disputed")
+    if not isinstance(provider_id, str) or not PAYMENT_ID.fullmatch(provider_id):
+        raise InvalidEvent("the payment intent id is missing or malformed (expected pi_ and letters, digits, _)")
+    reason = _reason(dispute.get("reason"), "dispute.reason")
+    created = _get(dispute, "created", int, "dispute.")
+    if created is not None and not 0 <= created <= MAX_TIMESTAMP:
+        raise InvalidEvent("dispute.created is not a time")
+    payment = Payment.objects.select_for_update().filter(provider_id=provider_id).first()
+    if payment is None:
+        raise PaymentNotInLedger(f"no payment {provider_id} in the ledger yet")
+    if payment.disputed_at is None:
+        payment.disputed_at = datetime.fromtimestamp(created, UTC) if created is not None else timezone.now()
+        payment.dispute_reason = reason
+        payment.updated_at = timezone.now()
+        payment.save(update_fields=["disputed_at", "dispute_reason", "updated_at"])
+        audit_event("payments", "payment_disputed", payment=payment.provider_id, reason=reason)
+    return payment
 
 
 HANDLERS = {
     "payment_intent.succeeded": _on_intent_succeeded,
     "payment_intent.payment_failed": _on_intent_failed,
     "charge.refunded": _on_charge_refunded,
+    "charge.dispute.created": _on_dispute_created,
 }
 
 

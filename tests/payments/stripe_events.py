@@ -55,7 +55,8 @@ def failed(event_id: str = "evt_fail", **kwargs) -> dict:
     return event("payment_intent.payment_failed", intent(error=error, **kwargs), event_id=event_id)
 
 
-def refunded(event_id: str = "evt_refund", *, pi: str = "pi_123", amount: int = 4999) -> dict:
+def refunded(event_id: str = "evt_refund", *, pi: str = "pi_123", amount: int = 4999, reasons: tuple = ()) -> dict:
+    """``reasons``: one refund per reason (newest first, as Stripe lists them) in ``charge.refunds``."""
     charge = {
         "id": "ch_1",
         "object": "charge",
@@ -68,7 +69,27 @@ def refunded(event_id: str = "evt_refund", *, pi: str = "pi_123", amount: int = 
         "billing_details": {"email": "ada@example.com"},
         "payment_method_details": {"type": "card", "card": {"funding": "debit", "fingerprint": "fp_abc"}},
     }
+    if reasons:
+        refunds = [{"id": f"re_{n}", "object": "refund", "amount": amount, "reason": r} for n, r in enumerate(reasons)]
+        charge["refunds"] = {"object": "list", "data": refunds}
     return event("charge.refunded", charge, event_id=event_id)
+
+
+def disputed(event_id: str = "evt_dispute", *, pi="pi_123", reason="fraudulent", created=1767312000, **fields) -> dict:
+    """charge.dispute.created: its object is the dispute, which names the charge and its payment intent."""
+    dispute = {
+        "id": "dp_1",
+        "object": "dispute",
+        "amount": 4999,
+        "currency": "usd",
+        "charge": "ch_1",
+        "payment_intent": pi,
+        "reason": reason,
+        "status": "needs_response",
+        "created": created,
+        **fields,
+    }
+    return event("charge.dispute.created", dispute, event_id=event_id)
 
 
 def body(data: dict) -> str:

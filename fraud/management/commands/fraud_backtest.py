@@ -1,12 +1,16 @@
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from echopilot.progress import progress
-from fraud.backtest import fraud_backtest
+from fraud.backtest import BacktestReport, fraud_backtest
+from fraud.labels import FRAUD, LEGITIMATE, LabelledMetrics
 from fraud.models import FraudCheck
 from fraud.rules import RuleConfig
 
@@ -50,8 +54,67 @@ SIGNALS = {  # option -> RuleConfig field; each 0 (off) by default
 }
 
 
+def percent(value: Fraction | None) -> str:
+    """A ratio as "66.7%", "-" when undefined."""
+    if value is None:
+        return "-"
+    return f"{(Decimal(value.numerator) * 100 / value.denominator).quantize(Decimal('0.1'))}%"
+
+
+def judged_lines(report: BacktestReport, legit_days: int) -> list[str]:
+    """The labelled figures of the current and the proposed settings, as a table."""
+    now, new = report.current, report.proposed
+    labelled = report.labels
+    lines = [
+        f"Labels: {labelled[FRAUD]} fraud, {labelled[LEGITIMATE]} legitimate, {labelled[None]} unlabelled "
+        f"(fraud: disputed, refunded as fraudulent or rejected as fraud; legitimate: approved, or succeeded "
+        f"and not disputed for {legit_days} days).",
+        f"{'':<32}{'current':>18}{'proposed':>18}",
+    ]
+
+    def row(name: str, part, ratio) -> str:
+        return f"{name:<32}" + "".join(f"{f'{part(m)} ({percent(ratio(m))})':>18}" for m in (now, new))
+
+    lines.append(row(f"fraud caught (of {now.fraud})", lambda m: m.fraud_caught, lambda m: m.fraud_caught_rate))
+    lines.append(row(f"good blocked (of {now.legitimate})", lambda m: m.good_blocked, lambda m: m.good_blocked_rate))
+    lines.append(row(f"review load (of {now.checks})", lambda m: m.reviews, lambda m: m.review_load))
+    rules = sorted(set(now.rules) | set(new.rules))
+    if rules:
+        lines.append(f"\n{'rule':<16}{'current: precision':>22}{'recall':>10}{'proposed: precision':>24}{'recall':>10}")
+        for rule in rules:
+            lines.append(
+                f"{rule:<16}{percent(now.precision(rule)):>22}{percent(now.recall(rule)):>10}"
+                f"{percent(new.precision(rule)):>24}{percent(new.recall(rule)):>10}"
+            )
+    return lines
+
+
+def report_json(report: BacktestReport, since: datetime, config: RuleConfig, current: RuleConfig) -> str:
+    metrics: dict[str, LabelledMetrics] = {"current": report.current, "proposed": report.proposed}
+    return json.dumps(
+        {
+            "since": since.isoformat(),
+            "ruleset": {"current": current.version, "proposed": config.version},
+            "checks": report.total,
+            "changed": report.changed,
+            "table": {f"{before}->{after}": count for (before, after), count in sorted(report.table.items())},
+            "examples": [{"check_id": c, "before": old, "after": new} for c, old, new in report.examples],
+            "labels": {
+                "fraud": report.labels[FRAUD],
+                "legitimate": report.labels[LEGITIMATE],
+                "unlabelled": report.labels[None],
+            },
+            **{name: m.as_dict() for name, m in metrics.items()},
+        },
+        indent=2,
+    )
+
+
 class Command(BaseCommand):
-    help = "Replay stored checks under proposed guard settings and show which decisions would change."
+    help = (
+        "Replay stored checks under proposed guard settings: which decisions would change, and how the current and "
+        "the proposed settings fare on the checks labelled fraud or legitimate."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--since", default="30d", help="30d, 12h or an ISO date (default 30d)")
@@ -62,6 +125,7 @@ class Command(BaseCommand):
         for name, meaning in SIGNALS.items():
             parser.add_argument(f"--{name.replace('_', '-')}", type=limit_arg, help=f"{meaning}; 0: off")
         parser.add_argument("--examples", type=int, default=10)
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, **options):
         since = parse_since(options["since"])
@@ -73,10 +137,16 @@ class Command(BaseCommand):
             block_prepaid=None if block_prepaid is None else bool(block_prepaid),
             **{name: options[name] for name in SIGNALS},
         )
+        current = RuleConfig.from_settings()
         total = FraudCheck.objects.filter(created_at__gte=since).count()
         started = timezone.now()
         with progress(total=total, label="fraud_backtest", unit="checks", stream=self.stderr) as bar:
-            report = fraud_backtest(since=since, config=config, progress=bar, max_examples=options["examples"])
+            report = fraud_backtest(
+                since=since, config=config, current=current, progress=bar, max_examples=options["examples"]
+            )
+        if options["json"]:
+            self.stdout.write(report_json(report, since, config, current))
+            return
         elapsed = (timezone.now() - started).total_seconds()
         self.stdout.write(
             f"Replayed {report.total} checks since {since:%Y-%m-%d %H:%M} UTC in {elapsed:.1f} s "
@@ -93,3 +163,9 @@ class Command(BaseCommand):
             self.stdout.write("\nExamples:")
             for check_id, old, new in report.examples:
                 self.stdout.write(f"  {check_id}: {old} -> {new}")
+        self.stdout.write("")
+        self.stdout.write(
+            f"Judged by labels: current = the GUARD_* settings (ruleset {current.version}), proposed above."
+        )
+        for line in judged_lines(report, settings.GUARD_LABEL_LEGIT_DAYS):
+            self.stdout.write(line)
