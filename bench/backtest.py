@@ -51,9 +51,10 @@ SELECT 'pi_bench_' || g,
 FROM generate_series(1::bigint, COUNT) AS g
 WHERE g % 50 <> 0;
 
-INSERT INTO fraud_fraudcheck (check_id, email, amount, currency, card_type, card_fingerprint, card_key, payment_ref,
-    payment_id, decision, reason, rule, observed, "limit", ruleset_version, created_by, created_at)
+INSERT INTO fraud_fraudcheck (check_id, email, email_key, amount, currency, card_type, card_fingerprint, card_key,
+    payment_ref, payment_id, decision, reason, rule, observed, "limit", ruleset_version, created_by, created_at)
 SELECT 'fc_' || lpad(to_hex(g), 20, '0'),
+       'customer' || (g % 20000) || '@example.com',
        'customer' || (g % 20000) || '@example.com',
        ((g * 7919) % 49500 + 500) / 100.0,
        'usd',

@@ -70,6 +70,17 @@ class RuleConfig:
         return cls(**values)
 
     @property
+    def uncounted(self) -> frozenset[str]:
+        """The card-testing signals this config turns off (limit 0): the guard does not count them."""
+        limits = {
+            "cards_per_email": self.max_cards_per_email_day,
+            "emails_per_card": self.max_emails_per_card_day,
+            "card_declines": self.max_declines_per_card_hour,
+            "ip_count": self.max_per_ip_hour,
+        }
+        return frozenset(signal for signal, limit in limits.items() if not limit)
+
+    @property
     def version(self) -> str:
         """Names this exact configuration: equal settings, equal version."""
         canonical = json.dumps(

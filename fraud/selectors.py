@@ -20,6 +20,7 @@ from payments.models import Payment
 VELOCITY_WINDOW = timedelta(hours=1)
 DAILY_WINDOW = timedelta(hours=24)
 MONTHLY_WINDOW = timedelta(days=30)
+NEVER = timedelta(days=365 * 100)  # the start of an off signal's window: nothing is that new
 
 
 def card_key_for(*, email_key: str, card_fingerprint: str) -> str:
@@ -40,8 +41,9 @@ def card_key_for(*, email_key: str, card_fingerprint: str) -> str:
 # canonical email's (fraud_email_key_time), the IP's (fraud_ip_time, partial:
 # only checks that sent one) and the card's declined payments
 # (payment_card_declined, partial: failed payments with a fingerprint). A
-# signal that is off still counts (its window is as short as the others'), so
-# the statement stays one prepared plan.
+# signal that is off is given a window that starts in the far future: its
+# index range is empty, so it costs next to nothing, and the statement stays
+# one prepared plan whatever the settings.
 _FACTS_SQL = """
 SELECT
   (SELECT COUNT(*) FROM fraud_fraudcheck
@@ -117,6 +119,7 @@ def locked_facts(
     payment_id: str | None,
     now: datetime,
     ip: str | None = None,
+    uncounted: frozenset[str] = frozenset(),
 ) -> StoredFacts:
     """Lock the card, the canonical email and the IP for the rest of the transaction, then read what our data says.
 
@@ -130,18 +133,26 @@ def locked_facts(
     each statement gets its own snapshot, so the counts see every check
     committed by whoever held a lock before. SQLite: the transaction began with
     BEGIN IMMEDIATE and holds the database's single write lock already.
+
+    ``uncounted`` names the card-testing signals a config turns off (``RuleConfig.uncounted``: cards_per_email,
+    emails_per_card, card_declines, ip_count); they read as 0 without scanning anything.
     """
     hour, day = _when(now - VELOCITY_WINDOW), _when(now - DAILY_WINDOW)
+    never = _when(now + NEVER)
+
+    def window(signal: str, since):
+        return never if signal in uncounted else since
+
     params = [
         card_key, hour,
         email_key, currency, day,
         email, email_domain(email), card_fingerprint.lower(), _when(now),
         payment_id, payment_id,
-        email_key, day, card_key,
-        card_key, day, email_key,
-        card_key, hour,
-        card_fingerprint, hour,
-        ip, hour,
+        email_key, window("cards_per_email", day), card_key,
+        card_key, window("emails_per_card", day), email_key,
+        card_key, window("card_declines", hour),
+        card_fingerprint, window("card_declines", hour),
+        ip, window("ip_count", hour),
     ]  # fmt: skip
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -49,6 +49,7 @@ def fraud_check_create(
                 payment_id=payment_id,
                 now=moment,
                 ip=ip,
+                uncounted=config.uncounted,
             )
             if stored.replay_of:
                 return FraudCheck.objects.get(pk=stored.replay_of)

@@ -246,3 +246,30 @@ def test_a_parallel_card_testing_burst_is_held_to_the_limits(settings):
 
     decisions = at_once(30, work)
     assert decisions.count("allow") == 4, decisions
+
+
+def test_a_signal_that_is_off_is_not_counted_and_one_that_is_on_is():
+    """Off signals get an empty window (no scan; the default fraud check pays nothing for them)."""
+    from fraud.rules import RuleConfig
+    from fraud.selectors import locked_facts
+
+    for n in range(3):
+        check(email="many@example.com", card_fingerprint=f"c{n}", ip="10.0.0.1")
+    make_payment("pi_declined", status=Payment.Status.FAILED, card_fingerprint="c0")
+
+    def facts(config):
+        return locked_facts(
+            card_key="card:c0", email="many@example.com", email_key="many@example.com", currency="usd",
+            card_fingerprint="c0", payment_id=None, now=timezone.now(), ip="10.0.0.1", uncounted=config.uncounted,
+        )  # fmt: skip
+
+    off = RuleConfig.from_settings()
+    assert off.uncounted == {"cards_per_email", "emails_per_card", "card_declines", "ip_count"}
+    stored = facts(off)
+    assert (stored.other_cards, stored.card_declines, stored.ip_count) == (0, 0, 0)
+    on = RuleConfig.from_settings(
+        max_cards_per_email_day=9, max_emails_per_card_day=9, max_declines_per_card_hour=9, max_per_ip_hour=9
+    )
+    assert on.uncounted == frozenset()
+    stored = facts(on)
+    assert (stored.other_cards, stored.card_declines, stored.ip_count) == (2, 1, 3)
