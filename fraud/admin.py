@@ -17,7 +17,7 @@ from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin
 from echopilot.admin_display import address_short, badge_html, counted, json_html, moment_field
 from echopilot.exceptions import Conflict, Invalid
 from echopilot.money import money_format
-from echopilot.timefmt import ago, duration_format, moment_format
+from echopilot.timefmt import duration_format, moment_format
 from fraud import selectors
 from fraud.models import FraudCheck, FraudReview, ListEntry
 from fraud.reasons import check_reason_text
@@ -344,41 +344,24 @@ class FraudReviewAdmin(admin.ModelAdmin):
             "review": review,
             "check": check,
             "media": self.media,
-            "amount": money_format(check.amount, check.currency),
             "reason_text": check_reason_text(check),
             "evidence": _evidence(check),
             "customer": customer,
+            # Times and amounts are shown by the template's filters (moment, ago, money).
             "checks": [
                 {
+                    "check": other,
                     "url": reverse("admin:fraud_fraudcheck_change", args=[other.pk]),
-                    "check_id": other.check_id,
-                    "when": moment_format(other.created_at),
-                    "ago": ago(other.created_at, now),
-                    "amount": money_format(other.amount, other.currency),
-                    "decision": other.decision,
                     "reason": check_reason_text(other),
                 }
                 for other in customer.checks
             ],
             "payments": [
-                {
-                    "url": reverse("admin:payments_payment_change", args=[payment.pk]),
-                    "provider_id": payment.provider_id,
-                    "when": moment_format(payment.created_at),
-                    "ago": ago(payment.created_at, now),
-                    "amount": money_format(payment.amount, payment.currency),
-                    "status": payment.status,
-                }
+                {"payment": payment, "url": reverse("admin:payments_payment_change", args=[payment.pk])}
                 for payment in customer.payments
             ],
-            "first_seen": moment_format(customer.first_seen) if customer.first_seen else "",
-            "first_seen_ago": ago(customer.first_seen, now) if customer.first_seen else "",
-            "opened": moment_format(review.opened_at),
-            "opened_ago": ago(review.opened_at, now),
-            "closed": moment_format(review.closed_at) if review.closed_at else "",
             "closed_by": review.closed_by.removeprefix("user:"),
             "holder": holder.removeprefix("user:"),
-            "holder_until": moment_format(review.claimed_until) if holder else "",
             "mine": holder == by,
             "may_decide": may_decide and is_open and holder == by,
             "may_take_over": may_decide and is_open and holder and holder != by,
