@@ -457,6 +457,10 @@ GUARD_MAX_DECLINES_PER_CARD_HOUR = env_int("GUARD_MAX_DECLINES_PER_CARD_HOUR", 0
 GUARD_MAX_PER_IP_HOUR = env_int("GUARD_MAX_PER_IP_HOUR", 0, minimum=0)
 # A succeeded payment not disputed this many days after it counts as legitimate in judged backtests.
 GUARD_LABEL_LEGIT_DAYS = env_int("GUARD_LABEL_LEGIT_DAYS", 60, minimum=1)
+# 1: activating a stored rule set takes two people, one who asks and another who approves.
+GUARD_RULESET_APPROVAL = env_bool("GUARD_RULESET_APPROVAL", False)
+# Backtests of at most this many stored checks run at once; larger ones run as a task to poll.
+GUARD_BACKTEST_INLINE_CHECKS = env_int("GUARD_BACKTEST_INLINE_CHECKS", 20000, minimum=0)
 
 # --- Notifications ----------------------------------------------------------
 

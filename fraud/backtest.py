@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from fraud.labels import LABEL_FIELDS, LabelledMetrics, label, label_annotations, legit_before
+from fraud.labels import FRAUD, LABEL_FIELDS, LEGITIMATE, LabelledMetrics, label, label_annotations, legit_before
 from fraud.models import FraudCheck, ListEntry
 from fraud.rules import ALLOW, BLOCK, REVIEW, Facts, RuleConfig, decide, email_domain
 from fraud.selectors import DAILY_WINDOW, VELOCITY_WINDOW
@@ -163,10 +163,12 @@ def fraud_backtest(
     """Replay the checks since ``since`` under ``config`` (proposed) and ``current`` (default: the settings).
 
     ``now`` fixes when labels are read (a succeeded payment is legitimate once
-    ``GUARD_LABEL_LEGIT_DAYS`` old).
+    ``GUARD_LABEL_LEGIT_DAYS`` old). The current rules default to those in force (``fraud.rulesets``).
     """
+    from fraud.rulesets import current_config
+
     report = BacktestReport()
-    current = current or RuleConfig.from_settings()
+    current = current or current_config()
     replays = [_Replay(config)] if current == config else [_Replay(config), _Replay(current)]
 
     def either(limit: str) -> bool:
@@ -267,6 +269,25 @@ def fraud_backtest(
         if progress is not None:
             progress.update(1)
     return report
+
+
+def report_dict(report: BacktestReport, *, since: datetime, config: RuleConfig, current: RuleConfig) -> dict:
+    """The report as JSON values: what the command's ``--json``, the admin and the API show."""
+    return {
+        "since": since.isoformat(),
+        "ruleset": {"current": current.version, "proposed": config.version},
+        "checks": report.total,
+        "changed": report.changed,
+        "table": {f"{before}->{after}": count for (before, after), count in sorted(report.table.items())},
+        "examples": [{"check_id": c, "before": old, "after": new} for c, old, new in report.examples],
+        "labels": {
+            "fraud": report.labels[FRAUD],
+            "legitimate": report.labels[LEGITIMATE],
+            "unlabelled": report.labels[None],
+        },
+        "current": report.current.as_dict(),
+        "proposed": report.proposed.as_dict(),
+    }
 
 
 def _failed_in_hour(moments: list[datetime] | None, at: datetime) -> int:

@@ -45,6 +45,10 @@ class FraudCheck(models.Model):
     observed = models.JSONField(default=dict)
     limit = models.CharField(max_length=50, blank=True)
     ruleset_version = models.CharField(max_length=30)
+    # What the rule set running in shadow (``RuleSet.shadow``) would have decided; empty when none ran.
+    shadow_version = models.CharField(max_length=30, blank=True, default="")
+    shadow_decision = models.CharField(max_length=10, choices=Decision.choices, blank=True, default="")
+    shadow_reason = models.CharField(max_length=100, blank=True, default="")
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -63,6 +67,11 @@ class FraudCheck(models.Model):
             models.Index(fields=["ip", "created_at"], name="fraud_ip_time", condition=Q(ip__isnull=False)),
             models.Index(fields=["decision", "created_at"], name="fraud_decision_time"),
             models.Index(fields=["created_at"], name="fraud_time"),
+            models.Index(
+                fields=["shadow_version", "decision", "shadow_decision"],
+                name="fraud_shadow",
+                condition=~Q(shadow_version=""),
+            ),
         ]
 
     def __str__(self):
@@ -151,3 +160,119 @@ class ListEntry(models.Model):
     def save(self, *args, **kwargs):
         self.value = self.value.strip().lower()
         super().save(*args, **kwargs)
+
+
+class RuleSet(models.Model):
+    """One version of the fraud guard's rules: every threshold and list it decides by.
+
+    Version 1 is not stored: it is the ``GUARD_*`` settings, in force whenever no
+    stored version is active (a fresh install). Stored versions are numbered from 2.
+    A version is edited only as a draft that never ran in shadow; after that it
+    never changes again, so what a check records as its ``ruleset_version`` ("v2")
+    always means the same rules. Lifecycle (``fraud.rulesets``):
+
+    draft → active, or with ``GUARD_RULESET_APPROVAL`` on draft → pending (asked
+    for by one person) → active (approved by another). Activating a version
+    retires the one before; a retired version can be activated again. A draft or
+    pending version may run in ``shadow``: every live check also evaluates it.
+    At most one version is active and at most one in shadow (database constraints).
+    """
+
+    class State(models.TextChoices):
+        DRAFT = "draft"
+        PENDING = "pending", "awaiting approval"
+        ACTIVE = "active"
+        RETIRED = "retired"
+
+    version = models.PositiveIntegerField(unique=True, editable=False)
+    note = models.CharField(max_length=200, help_text="What this version changes, and why.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT, editable=False)
+    based_on = models.CharField(max_length=30, blank=True, editable=False, help_text="The version it was copied from.")
+    shadow = models.BooleanField(default=False, editable=False, help_text="Every live check also evaluates it.")
+
+    block_prepaid = models.BooleanField("block prepaid cards", default=False)
+    max_per_hour = models.PositiveIntegerField("checks per card per hour", default=5)
+    max_amount_day = models.DecimalField("amount per email and currency per 24 h", max_digits=14, decimal_places=2)
+    review_amount = models.DecimalField("review above", max_digits=14, decimal_places=2)
+    email_allow = models.JSONField("always allowed emails", default=list, blank=True)
+    max_cards_per_email_day = models.PositiveIntegerField("cards per email per 24 h", default=0)
+    max_emails_per_card_day = models.PositiveIntegerField("emails per card per 24 h", default=0)
+    max_declines_per_card_hour = models.PositiveIntegerField("declines per card per hour", default=0)
+    max_per_ip_hour = models.PositiveIntegerField("checks per IP per hour", default=0)
+    dot_domains = models.JSONField("domains that ignore dots", default=list, blank=True)
+
+    created_by = models.CharField(max_length=150, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    shadow_by = models.CharField(max_length=150, blank=True, editable=False)
+    shadow_at = models.DateTimeField(null=True, blank=True, editable=False)
+    requested_by = models.CharField(max_length=150, blank=True, editable=False)
+    requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    approved_by = models.CharField(max_length=150, blank=True, editable=False)
+    activated_by = models.CharField(max_length=150, blank=True, editable=False)
+    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "rule set"
+        ordering = ["-version"]
+        permissions = [
+            ("activate_ruleset", "Can activate a rule set (or request its activation)"),
+            ("approve_ruleset", "Can approve another person's rule set activation"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["state"], condition=Q(state="active"), name="fraud_one_active_ruleset"),
+            models.UniqueConstraint(fields=["shadow"], condition=Q(shadow=True), name="fraud_one_shadow_ruleset"),
+        ]
+
+    def __str__(self):
+        return f"{self.label} ({self.get_state_display()})"
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version}"
+
+    @property
+    def editable(self) -> bool:
+        """Only a draft that never ran in shadow changes: shadow decisions stored under its label stay its own."""
+        return self.state == self.State.DRAFT and self.shadow_at is None
+
+
+def new_job_id() -> str:
+    return "bt_" + secrets.token_hex(10)
+
+
+class BacktestRun(models.Model):
+    """A backtest asked for in the admin or the API: the proposed rules, the history's start, and the report.
+
+    Small histories are replayed at once; larger ones by a task (``fraud.tasks.backtest_run``),
+    polled by ``job_id``. A run that fails keeps its error.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    job_id = models.CharField(max_length=32, unique=True, default=new_job_id, editable=False)
+    ruleset = models.ForeignKey(RuleSet, null=True, blank=True, on_delete=models.CASCADE, related_name="backtests")
+    rules = models.JSONField(help_text="The proposed rules (RuleConfig.as_dict).")
+    current = models.JSONField(help_text="The rules in force when it was asked for, replayed beside them.")
+    current_version = models.CharField(max_length=30)
+    since = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    checks = models.PositiveIntegerField(default=0, help_text="Stored checks in the history when it was asked for.")
+    report = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "backtest"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.job_id} {self.state}"

@@ -49,6 +49,8 @@ class RuleConfig:
     max_declines_per_card_hour: int = 0
     max_per_ip_hour: int = 0
     dot_domains: frozenset[str] = frozenset(DEFAULT_DOT_DOMAINS)
+    # A stored rule set's name ("v2", ``fraud.models.RuleSet.label``); empty for the GUARD_* settings.
+    label: str = field(default="", compare=False)
 
     @classmethod
     def from_settings(cls, **overrides) -> "RuleConfig":
@@ -69,6 +71,23 @@ class RuleConfig:
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 
+    @classmethod
+    def from_dict(cls, values: dict, label: str = "") -> "RuleConfig":
+        """The inverse of ``as_dict`` (values already validated)."""
+        return cls(
+            block_prepaid=bool(values["block_prepaid"]),
+            max_per_hour=int(values["max_per_hour"]),
+            max_amount_day=Decimal(str(values["max_amount_day"])),
+            review_amount=Decimal(str(values["review_amount"])),
+            email_allow=frozenset(values["email_allow"]),
+            max_cards_per_email_day=int(values["max_cards_per_email_day"]),
+            max_emails_per_card_day=int(values["max_emails_per_card_day"]),
+            max_declines_per_card_hour=int(values["max_declines_per_card_hour"]),
+            max_per_ip_hour=int(values["max_per_ip_hour"]),
+            dot_domains=frozenset(values["dot_domains"]),
+            label=label,
+        )
+
     @property
     def uncounted(self) -> frozenset[str]:
         """The card-testing signals this config turns off (limit 0): the guard does not count them."""
@@ -80,24 +99,30 @@ class RuleConfig:
         }
         return frozenset(signal for signal, limit in limits.items() if not limit)
 
+    def as_dict(self) -> dict:
+        """The thresholds and lists as JSON values (decimals as strings, lists sorted); ``label`` left out."""
+        return {
+            "block_prepaid": self.block_prepaid,
+            "max_per_hour": self.max_per_hour,
+            "max_amount_day": f"{self.max_amount_day:.2f}",
+            "review_amount": f"{self.review_amount:.2f}",
+            "email_allow": sorted(self.email_allow),
+            "max_cards_per_email_day": self.max_cards_per_email_day,
+            "max_emails_per_card_day": self.max_emails_per_card_day,
+            "max_declines_per_card_hour": self.max_declines_per_card_hour,
+            "max_per_ip_hour": self.max_per_ip_hour,
+            "dot_domains": sorted(self.dot_domains),
+        }
+
     @property
     def version(self) -> str:
-        """Names this exact configuration: equal settings, equal version."""
-        canonical = json.dumps(
-            {
-                "block_prepaid": self.block_prepaid,
-                "max_per_hour": self.max_per_hour,
-                "max_amount_day": str(self.max_amount_day),
-                "review_amount": str(self.review_amount),
-                "email_allow": sorted(self.email_allow),
-                "max_cards_per_email_day": self.max_cards_per_email_day,
-                "max_emails_per_card_day": self.max_emails_per_card_day,
-                "max_declines_per_card_hour": self.max_declines_per_card_hour,
-                "max_per_ip_hour": self.max_per_ip_hour,
-                "dot_domains": sorted(self.dot_domains),
-            },
-            sort_keys=True,
-        )
+        """Names this configuration: a stored rule set's label ("v2"); for the GUARD_* settings, a digest of them
+        ("v1-" and ten hex digits: equal settings, equal version)."""
+        if self.label:
+            return self.label
+        values = self.as_dict()
+        values["max_amount_day"], values["review_amount"] = str(self.max_amount_day), str(self.review_amount)
+        canonical = json.dumps(values, sort_keys=True)
         return "v1-" + hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 

@@ -44,6 +44,10 @@ def card_key_for(*, email_key: str, card_fingerprint: str) -> str:
 # signal that is off is given a window that starts in the far future: its
 # index range is empty, so it costs next to nothing, and the statement stays
 # one prepared plan whatever the settings.
+#
+# The last two read which stored rule sets are active and in shadow (at most one
+# each, fraud_one_active_ruleset and fraud_one_shadow_ruleset): this is how every
+# node learns of an activation at its next check (``fraud.rulesets``).
 _FACTS_SQL = """
 SELECT
   (SELECT COUNT(*) FROM fraud_fraudcheck
@@ -64,7 +68,9 @@ SELECT
   (SELECT COUNT(*) FROM payments_payment
     WHERE card_fingerprint = %s AND status = 'failed' AND card_fingerprint <> '' AND updated_at > %s),
   (SELECT COUNT(*) FROM fraud_fraudcheck
-    WHERE ip = %s AND ip IS NOT NULL AND created_at > %s)
+    WHERE ip = %s AND ip IS NOT NULL AND created_at > %s),
+  (SELECT version FROM fraud_ruleset WHERE state = 'active'),
+  (SELECT version FROM fraud_ruleset WHERE shadow)
 """
 
 _KIND_ORDER = {ListEntry.Kind.EMAIL: 0, ListEntry.Kind.CARD: 1, ListEntry.Kind.DOMAIN: 2}
@@ -82,6 +88,8 @@ class StoredFacts:
     other_emails: int = 0  # distinct other canonical emails of this card in the rolling 24 hours
     card_declines: int = 0  # this card's blocked checks plus its failed payments in the rolling hour
     ip_count: int = 0  # checks from this IP in the rolling hour (0 without an IP)
+    active_version: int | None = None  # the stored rule set in force (None: the GUARD_* settings)
+    shadow_version: int | None = None  # the stored rule set running in shadow, if any
 
 
 def _when(moment: datetime):
@@ -163,7 +171,9 @@ def locked_facts(
             cursor.nextset()
         else:
             cursor.execute(_FACTS_SQL.format(concat="group_concat"), params)
-        recent, daily, entries, replay_of, payment_pk, cards, emails, blocked, declined, ip_count = cursor.fetchone()
+        (recent, daily, entries, replay_of, payment_pk, cards, emails, blocked, declined, ip_count, active, shadow) = (
+            cursor.fetchone()
+        )
     hits = {"allow": None, "block": None}
     pairs = [entry.split(":") for entry in entries.split(",")] if entries else []
     for action, kind in sorted(pairs, key=lambda pair: _KIND_ORDER[pair[1]]):
@@ -181,6 +191,8 @@ def locked_facts(
         emails,
         blocked + declined,
         ip_count,
+        active,
+        shadow,
     )
 
 

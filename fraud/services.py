@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from echopilot.audit import audit_event
 from echopilot.exceptions import Conflict, Invalid
-from fraud import selectors
+from fraud import rulesets, selectors
 from fraud.models import FraudCheck, FraudReview
 from fraud.rules import REVIEW, Facts, RuleConfig, canonical_email, decide
 
@@ -33,24 +33,45 @@ def fraud_check_create(
 
     A payment id seen before returns the check stored for it, counted once. The email is counted
     under its canonical key (``fraud.rules.canonical_email``) and stored as given.
+
+    The rules are ``config`` when given; otherwise the stored rule set in force (``fraud.rulesets``),
+    else the GUARD_* settings, and a version running in shadow is evaluated on the same facts and its
+    would-be decision stored with the check. The counting query itself says which versions are in
+    force; when they are not the ones this process last saw, it reads them (and counts again only
+    if they need a signal it skipped).
     """
-    config = config or RuleConfig.from_settings()
+    live = None if config else rulesets.live_rules()
+    config = config or live.config()
     email_key = canonical_email(email, config.dot_domains)
     card_key = selectors.card_key_for(email_key=email_key, card_fingerprint=card_fingerprint)
     try:
         with transaction.atomic():
             moment = now or timezone.now()
-            stored = selectors.locked_facts(
-                card_key=card_key,
-                email=email,
-                email_key=email_key,
-                currency=currency,
-                card_fingerprint=card_fingerprint,
-                payment_id=payment_id,
-                now=moment,
-                ip=ip,
-                uncounted=config.uncounted,
-            )
+
+            def count(uncounted):
+                return selectors.locked_facts(
+                    card_key=card_key,
+                    email=email,
+                    email_key=email_key,
+                    currency=currency,
+                    card_fingerprint=card_fingerprint,
+                    payment_id=payment_id,
+                    now=moment,
+                    ip=ip,
+                    uncounted=uncounted,
+                )
+
+            uncounted = live.uncounted(config) if live else config.uncounted
+            stored = count(uncounted)
+            if live and (stored.active_version, stored.shadow_version) != (live.active_version, live.shadow_version):
+                live = rulesets.live_refresh(stored.active_version, stored.shadow_version)
+                if live.config().dot_domains != config.dot_domains:
+                    # The new rules name the email differently: start again under their key (outside the
+                    # transaction: the locks taken were the old key's).
+                    raise _RulesChanged
+                config = live.config()
+                if uncounted - live.uncounted(config):
+                    stored = count(live.uncounted(config))
             if stored.replay_of:
                 return FraudCheck.objects.get(pk=stored.replay_of)
             facts = Facts(
@@ -67,6 +88,7 @@ def fraud_check_create(
                 ip_count=stored.ip_count,
             )
             decision = decide(facts, config)
+            shadow = decide(facts, live.shadow) if live and live.shadow else None
             check = FraudCheck.objects.create(
                 email=email,
                 amount=amount,
@@ -90,6 +112,9 @@ def fraud_check_create(
                 },
                 limit=decision.limit or "",
                 ruleset_version=config.version,
+                shadow_version=live.shadow.version if shadow else "",
+                shadow_decision=shadow.outcome if shadow else "",
+                shadow_reason=shadow.reason if shadow else "",
                 created_by=created_by,
                 created_at=moment,
             )
@@ -110,8 +135,27 @@ def fraud_check_create(
                 observed=check.observed,
                 ruleset_version=check.ruleset_version,
                 payment_id=payment_id,
+                **(
+                    {"shadow": {"version": check.shadow_version, "decision": shadow.outcome, "reason": shadow.reason}}
+                    if shadow
+                    else {}
+                ),
             )
             return check
+    except _RulesChanged:
+        return fraud_check_create(
+            email=email,
+            amount=amount,
+            currency=currency,
+            card_type=card_type,
+            card_fingerprint=card_fingerprint,
+            payment_id=payment_id,
+            recent_count=recent_count,
+            daily_total=daily_total,
+            ip=ip,
+            created_by=created_by,
+            now=now,
+        )
     except IntegrityError:
         # The same payment id raced in from a request for another card: the first one stands.
         if payment_id:
@@ -119,6 +163,10 @@ def fraud_check_create(
             if existing:
                 return existing
         raise
+
+
+class _RulesChanged(Exception):
+    """The rules in force changed how emails are keyed since this process last looked: check again."""
 
 
 REVIEW_ACTIONS = ("open", "approve", "reject")

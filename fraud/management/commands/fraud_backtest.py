@@ -1,5 +1,6 @@
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -9,10 +10,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from echopilot.progress import progress
-from fraud.backtest import BacktestReport, fraud_backtest
-from fraud.labels import FRAUD, LEGITIMATE, LabelledMetrics
+from fraud.backtest import BacktestReport, fraud_backtest, report_dict
+from fraud.labels import FRAUD, LEGITIMATE
 from fraud.models import FraudCheck
-from fraud.rules import RuleConfig
+from fraud.rulesets import current_config
 
 OUTCOMES = ["allow", "review", "block"]
 
@@ -89,27 +90,6 @@ def judged_lines(report: BacktestReport, legit_days: int) -> list[str]:
     return lines
 
 
-def report_json(report: BacktestReport, since: datetime, config: RuleConfig, current: RuleConfig) -> str:
-    metrics: dict[str, LabelledMetrics] = {"current": report.current, "proposed": report.proposed}
-    return json.dumps(
-        {
-            "since": since.isoformat(),
-            "ruleset": {"current": current.version, "proposed": config.version},
-            "checks": report.total,
-            "changed": report.changed,
-            "table": {f"{before}->{after}": count for (before, after), count in sorted(report.table.items())},
-            "examples": [{"check_id": c, "before": old, "after": new} for c, old, new in report.examples],
-            "labels": {
-                "fraud": report.labels[FRAUD],
-                "legitimate": report.labels[LEGITIMATE],
-                "unlabelled": report.labels[None],
-            },
-            **{name: m.as_dict() for name, m in metrics.items()},
-        },
-        indent=2,
-    )
-
-
 class Command(BaseCommand):
     help = (
         "Replay stored checks under proposed guard settings: which decisions would change, and how the current and "
@@ -130,14 +110,16 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         since = parse_since(options["since"])
         block_prepaid = options["block_prepaid"]
-        config = RuleConfig.from_settings(
-            max_per_hour=options["max_per_hour"],
-            max_amount_day=options["max_amount_day"],
-            review_amount=options["review_amount"],
-            block_prepaid=None if block_prepaid is None else bool(block_prepaid),
+        current = current_config()
+        changes = {
+            "max_per_hour": options["max_per_hour"],
+            "max_amount_day": options["max_amount_day"],
+            "review_amount": options["review_amount"],
+            "block_prepaid": None if block_prepaid is None else bool(block_prepaid),
             **{name: options[name] for name in SIGNALS},
-        )
-        current = RuleConfig.from_settings()
+        }
+        # The proposal is the rules in force with the options' changes, unnamed (its version is their digest).
+        config = replace(current, label="", **{name: value for name, value in changes.items() if value is not None})
         total = FraudCheck.objects.filter(created_at__gte=since).count()
         started = timezone.now()
         with progress(total=total, label="fraud_backtest", unit="checks", stream=self.stderr) as bar:
@@ -145,7 +127,7 @@ class Command(BaseCommand):
                 since=since, config=config, current=current, progress=bar, max_examples=options["examples"]
             )
         if options["json"]:
-            self.stdout.write(report_json(report, since, config, current))
+            self.stdout.write(json.dumps(report_dict(report, since=since, config=config, current=current), indent=2))
             return
         elapsed = (timezone.now() - started).total_seconds()
         self.stdout.write(
@@ -165,7 +147,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {check_id}: {old} -> {new}")
         self.stdout.write("")
         self.stdout.write(
-            f"Judged by labels: current = the GUARD_* settings (ruleset {current.version}), proposed above."
+            f"Judged by labels: current = the rules in force (ruleset {current.version}), proposed above."
         )
         for line in judged_lines(report, settings.GUARD_LABEL_LEGIT_DAYS):
             self.stdout.write(line)
