@@ -177,7 +177,8 @@ def canonical_email(email: str, dot_domains=DEFAULT_DOT_DOMAINS) -> str:
 
 def decide(facts: Facts, config: RuleConfig) -> Decision:
     if facts.email in config.email_allow or facts.allow_hit:
-        return Decision(ALLOW, "allowlisted", "allowlist", {"list": facts.allow_hit or "GUARD_EMAIL_ALLOW"})
+        listed = facts.allow_hit or (f"{config.label} email_allow" if config.label else "GUARD_EMAIL_ALLOW")
+        return Decision(ALLOW, "allowlisted", "allowlist", {"list": listed})
     if facts.block_hit:
         return Decision(BLOCK, f"blocklisted_{facts.block_hit}", "blocklist", {"list": facts.block_hit})
     if facts.card_type == "prepaid" and config.block_prepaid:

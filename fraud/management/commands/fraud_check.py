@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from echopilot.actors import actor_command
 from echopilot.errors import validation_error_body
-from fraud.rules import Facts, RuleConfig, decide
+from fraud.rules import Facts, decide
+from fraud.rulesets import current_config
 from fraud.serializers import CheckInput
 from fraud.services import fraud_check_create
 
@@ -24,7 +25,7 @@ DEMO = [
 class Command(BaseCommand):
     help = (
         "Ask the fraud guard for a decision (recorded like an API check), or run the demo cases "
-        "(--demo: the original's examples under the configured rules, nothing recorded)."
+        "(--demo: the original's examples under the rules in force, nothing recorded)."
     )
 
     def add_arguments(self, parser):
@@ -41,7 +42,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["demo"]:
-            config = RuleConfig.from_settings()
+            config = current_config()  # the rules in force: a stored active version, else the GUARD_* settings
             for email, amount, card_type, recent, daily in DEMO:
                 decision = decide(
                     Facts(
