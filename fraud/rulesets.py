@@ -314,9 +314,9 @@ def backtest_job_run(pk: int) -> None:
     job = BacktestRun.objects.select_related("ruleset").get(pk=pk)
     label = job.ruleset.label if job.ruleset else ""
     config = RuleConfig.from_dict(job.rules, label=label)
-    current = RuleConfig.from_dict(
-        job.current, label="" if job.current_version.startswith("v1-") else job.current_version
-    )
+    # The rules in force are named as they were when asked for: the settings' digest depends on how their amounts
+    # are written ("10000" in the environment, "10000.00" once stored as JSON), so it is not computed again.
+    current = RuleConfig.from_dict(job.current, label=job.current_version)
     try:
         report = fraud_backtest(since=job.since, config=config, current=current)
     except Exception as exc:  # kept on the job for whoever polls it; the task itself succeeds
