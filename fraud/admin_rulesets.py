@@ -116,14 +116,16 @@ class RuleSetForm(forms.ModelForm):
     def __init__(self, *args, in_force: RuleConfig | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         for name in rulesets.RULE_FIELDS:
-            field = self.fields[name]
-            if isinstance(field, forms.IntegerField):  # 0 turns a signal off; checks per card start at 1
-                field = self.fields[name] = forms.IntegerField(
-                    label=field.label, min_value=1 if name == "max_per_hour" else 0, max_value=MAX_INT
-                )
-            elif isinstance(field, forms.DecimalField):
+            field = self.fields.get(name)
+            if field is None:  # a frozen version's page: its note only
+                continue
+            if isinstance(field, forms.DecimalField):  # (a DecimalField is an IntegerField too: first)
                 field = self.fields[name] = forms.DecimalField(
                     label=field.label, min_value=Decimal("0"), max_digits=14, decimal_places=2
+                )
+            elif isinstance(field, forms.IntegerField):  # 0 turns a signal off; checks per card start at 1
+                field = self.fields[name] = forms.IntegerField(
+                    label=field.label, min_value=1 if name == "max_per_hour" else 0, max_value=MAX_INT
                 )
             if in_force is not None:
                 value = shown_value(name, in_force.as_dict()[name])
@@ -280,7 +282,7 @@ class RuleSetAdmin(admin.ModelAdmin):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except (Conflict, Invalid, NotFound) as refused:
-            self.message_user(request, refused.message, messages.ERROR)
+            self.message_user(request, f"Not saved: {refused.message}", messages.ERROR)
             if object_id is None:
                 return HttpResponseRedirect(reverse("admin:fraud_ruleset_changelist"))
             return HttpResponseRedirect(request.path)
@@ -364,7 +366,7 @@ class RuleSetAdmin(admin.ModelAdmin):
         try:
             level, text = act(request, ruleset, actor_user(request.user))
         except (Conflict, Invalid, NotFound) as refused:
-            level, text = messages.ERROR, refused.message
+            level, text = messages.ERROR, f"Not done: {refused.message}"  # (the admin capitalises "v2")
         self.message_user(request, text, level)
         return HttpResponseRedirect(reverse("admin:fraud_ruleset_change", args=[ruleset.pk]))
 
@@ -389,22 +391,22 @@ class RuleSetAdmin(admin.ModelAdmin):
     def _shadow_start(self, request, ruleset, by):
         rulesets.ruleset_shadow_start(ruleset=ruleset, by=by)
         return messages.SUCCESS, (
-            f"{ruleset.label} runs in shadow: every live check also evaluates it. It can no longer change."
+            f"Shadow run of {ruleset.label} started: every live check also evaluates it. It can no longer change."
         )
 
     def _shadow_stop(self, request, ruleset, by):
         rulesets.ruleset_shadow_stop(ruleset=ruleset, by=by)
-        return messages.SUCCESS, f"{ruleset.label} no longer runs in shadow."
+        return messages.SUCCESS, f"Shadow run of {ruleset.label} stopped."
 
     def _activate(self, request, ruleset, by):
         rulesets.ruleset_activate(ruleset=ruleset, by=by)
         if ruleset.state == RuleSet.State.PENDING:
             return messages.SUCCESS, f"Activation of {ruleset.label} asked for; another person has to approve it."
-        return messages.SUCCESS, f"{ruleset.label} is in force: it decides the next check on every node."
+        return messages.SUCCESS, f"Now in force: {ruleset.label}. It decides the next check on every node."
 
     def _approve(self, request, ruleset, by):
         rulesets.ruleset_approve(ruleset=ruleset, by=by)
-        return messages.SUCCESS, f"Approved: {ruleset.label} is in force and decides the next check on every node."
+        return messages.SUCCESS, f"Approved. Now in force: {ruleset.label}. It decides the next check on every node."
 
     def _withdraw(self, request, ruleset, by):
         rulesets.ruleset_withdraw(ruleset=ruleset, by=by)
