@@ -174,7 +174,7 @@ class RuleSetAdmin(admin.ModelAdmin):
     with its buttons, its latest backtest and its agreement with the live decisions while it ran in shadow."""
 
     form = RuleSetForm
-    list_display = ["version_shown", "state_shown", "note_shown", "based_on", "created", "activated"]
+    list_display = ["version_shown", "state_shown", "note_shown", "based_on_shown", "created", "activated"]
     list_display_links = ["version_shown"]
     list_filter = ["state", "shadow"]
     search_fields = ["note"]
@@ -201,6 +201,13 @@ class RuleSetAdmin(admin.ModelAdmin):
     @admin.display(description="Note")
     def note_shown(self, ruleset):
         return truncated_html(ruleset.note, 60)
+
+    @admin.display(description="Based on", ordering="based_on")
+    def based_on_shown(self, ruleset):
+        # The settings' version is a digest ("v1-3cc62a608e"): shown by name, the digest in the title.
+        if ruleset.based_on.startswith("v1-"):
+            return format_html('<span title="{}">v1 (settings)</span>', ruleset.based_on)
+        return ruleset.based_on or EMPTY
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, ruleset):
