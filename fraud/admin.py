@@ -18,9 +18,12 @@ from echopilot.admin_display import address_short, badge_html, counted, json_htm
 from echopilot.exceptions import Conflict, Invalid
 from echopilot.money import money_format
 from echopilot.timefmt import duration_format, moment_format
-from fraud import selectors
+from fraud import (
+    admin_rulesets,  # noqa: F401 (registers the rule set and backtest pages)
+    selectors,
+)
 from fraud.models import FraudCheck, FraudReview, ListEntry
-from fraud.reasons import check_reason_text
+from fraud.reasons import check_reason_text, reason_text
 from fraud.services import fraud_review_act, fraud_review_claim
 
 
@@ -51,6 +54,7 @@ class FraudCheckAdmin(ExactSearchMixin, ReadOnlyAdmin):
         "observed_shown",
         "limit",
         "ruleset_version",
+        "shadow_shown",
         "payment_ref",
         "payment",
         "caller_recent_count",
@@ -59,6 +63,12 @@ class FraudCheckAdmin(ExactSearchMixin, ReadOnlyAdmin):
     ]
     readonly_fields = fields
     actions = ["open_review"]
+
+    def get_fields(self, request, obj=None):
+        # What the version in shadow would have decided, on the checks that evaluated one.
+        if obj is None or not obj.shadow_version:
+            return [name for name in self.fields if name != "shadow_shown"]
+        return self.fields
 
     created = moment_field("created_at", "Created")
 
@@ -77,6 +87,15 @@ class FraudCheckAdmin(ExactSearchMixin, ReadOnlyAdmin):
     @admin.display(description="Card")
     def card(self, check):
         return f"{check.card_type} {check.card_fingerprint}".strip()
+
+    @admin.display(description="In shadow")
+    def shadow_shown(self, check):
+        return format_html(
+            "{} would have decided {}: {}",
+            check.shadow_version,
+            badge_html(check.shadow_decision, check.get_shadow_decision_display()),
+            reason_text(check.shadow_reason, amount=check.amount, currency=check.currency),
+        )
 
     @admin.display(description="Observed")
     def observed_shown(self, check):

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -332,3 +332,37 @@ def backtest_job_run(pk: int) -> None:
         finished_at=timezone.now(),
     )
     audit_event("fraud_guard", "backtest_done", job_id=job.job_id, checks=report.total, changed=report.changed)
+
+
+# --- Shadow agreement (the admin's) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How a version's shadow decisions compared with the live ones, over every check that evaluated it."""
+
+    evaluated: int
+    differed: int
+    pairs: list  # (live decision, shadow decision, checks), most checks first
+    examples: list  # the latest checks it would have decided differently
+
+
+def ruleset_agreement(ruleset: RuleSet, *, examples: int = 10) -> Agreement:
+    """Counts by (live, shadow) decision pair in one grouped query (index ``fraud_shadow``), and the latest
+    disagreements."""
+    rows = (
+        FraudCheck.objects.filter(shadow_version=ruleset.label)
+        .values_list("decision", "shadow_decision")
+        .annotate(checks=Count("id"))
+        .order_by()
+    )
+    pairs = sorted(rows, key=lambda row: (-row[2], row[0], row[1]))
+    differed = sum(checks for live, shadow, checks in pairs if live != shadow)
+    latest = []
+    if differed:
+        latest = list(
+            FraudCheck.objects.filter(shadow_version=ruleset.label)
+            .exclude(shadow_decision=F("decision"))
+            .order_by("-created_at", "-id")[:examples]
+        )
+    return Agreement(sum(row[2] for row in pairs), differed, pairs, latest)
