@@ -213,6 +213,7 @@ def test_a_small_backtest_is_done_at_once_and_a_large_one_queued(settings, djang
     done = backtest_job_create(rules=proposed, since=timezone.now() - timedelta(days=1), by="ann")
     assert (done.state, done.checks, done.report["changed"]) == ("done", 1, 1)
     assert done.report["table"] == {"allow->review": 1}
+    assert done.report["ruleset"]["current"] == RuleConfig.from_settings().version  # named as the checks name it
     settings.GUARD_BACKTEST_INLINE_CHECKS = 0
     with django_capture_on_commit_callbacks(execute=False) as queued_callbacks:
         queued = backtest_job_create(rules=proposed, since=timezone.now() - timedelta(days=1), by="ann")
