@@ -180,7 +180,7 @@ class RuleSet(models.Model):
 
     class State(models.TextChoices):
         DRAFT = "draft"
-        PENDING = "pending", "awaiting approval"
+        PENDING = "pending", "Awaiting approval"
         ACTIVE = "active"
         RETIRED = "retired"
 

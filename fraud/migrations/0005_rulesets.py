@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('version', models.PositiveIntegerField(editable=False, unique=True)),
                 ('note', models.CharField(help_text='What this version changes, and why.', max_length=200)),
-                ('state', models.CharField(choices=[('draft', 'Draft'), ('pending', 'awaiting approval'), ('active', 'Active'), ('retired', 'Retired')], default='draft', editable=False, max_length=10)),
+                ('state', models.CharField(choices=[('draft', 'Draft'), ('pending', 'Awaiting approval'), ('active', 'Active'), ('retired', 'Retired')], default='draft', editable=False, max_length=10)),
                 ('based_on', models.CharField(blank=True, editable=False, help_text='The version it was copied from.', max_length=30)),
                 ('shadow', models.BooleanField(default=False, editable=False, help_text='Every live check also evaluates it.')),
                 ('block_prepaid', models.BooleanField(default=False, verbose_name='block prepaid cards')),
