@@ -1,7 +1,6 @@
 from decimal import Decimal, InvalidOperation
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
@@ -24,6 +23,7 @@ from fraud import (
 )
 from fraud.models import FraudCheck, FraudReview, ListEntry
 from fraud.reasons import check_reason_text, reason_text
+from fraud.rulesets import current_config
 from fraud.services import fraud_review_act, fraud_review_claim
 
 
@@ -446,9 +446,9 @@ class ListEntryAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def changelist_view(self, request, extra_context=None):
-        allow = settings.GUARD_EMAIL_ALLOW
-        if allow:
-            self.message_user(
-                request, f"Also always allowed, from GUARD_EMAIL_ALLOW (read-only): {', '.join(allow)}", messages.INFO
-            )
+        rules = current_config()
+        if rules.email_allow:
+            source = f"rule set {rules.label}" if rules.label else "GUARD_EMAIL_ALLOW"
+            listed = ", ".join(sorted(rules.email_allow))
+            self.message_user(request, f"Also always allowed, from {source} (read-only): {listed}", messages.INFO)
         return super().changelist_view(request, extra_context)

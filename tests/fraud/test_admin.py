@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from fraud.models import FraudReview
+from fraud.models import FraudReview, RuleSet
+from fraud.rulesets import ruleset_draft
 from fraud.services import fraud_check_create
 
 pytestmark = pytest.mark.django_db
@@ -49,3 +50,15 @@ def test_a_reviewer_decides_on_the_review_page_not_with_bulk_actions(staff_login
     client.post(page, {"decision": "approve", "resolution": "", "note": ""})
     review_check.review.refresh_from_db()
     assert (review_check.review.state, review_check.review.closed_by) == (FraudReview.State.APPROVED, "user:staff")
+
+
+def test_the_list_page_names_the_always_allowed_emails_of_the_rules_in_force(staff_login, settings):
+    settings.GUARD_EMAIL_ALLOW = ["vip@example.com"]
+    client = staff_login("fraud.view_listentry")
+    assert (
+        "from GUARD_EMAIL_ALLOW (read-only): vip@example.com" in client.get("/admin/fraud/listentry/").content.decode()
+    )
+    draft = ruleset_draft(note="other VIPs", by="ann", email_allow=["ceo@example.com"])
+    RuleSet.objects.filter(pk=draft.pk).update(state="active")
+    page = client.get("/admin/fraud/listentry/").content.decode()
+    assert "from rule set v2 (read-only): ceo@example.com" in page
