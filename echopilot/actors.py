@@ -10,6 +10,8 @@ Labels name the actor, never a secret (no key, no signature). Rows written
 before this scheme keep the labels they were written with.
 """
 
+NOBODY = ""  # a *_by field that names no one (not yet approved, a request withdrawn)
+
 
 def actor_user(user) -> str:
     return f"user:{user.get_username()}"

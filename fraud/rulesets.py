@@ -26,6 +26,7 @@ from django.db.models import Count, F, Max
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from echopilot.actors import NOBODY
 from echopilot.audit import audit_event
 from echopilot.exceptions import Conflict, NotFound
 from fraud.backtest import fraud_backtest, report_dict
@@ -224,7 +225,7 @@ def ruleset_activate(*, ruleset: RuleSet, by: str) -> RuleSet:
         ruleset.state, ruleset.requested_by, ruleset.requested_at = RuleSet.State.PENDING, by, now
         audit_event("fraud_guard", "ruleset_activation_requested", version=ruleset.label, by=by)
         return ruleset
-    return _activate(ruleset=ruleset, expected=ACTIVATABLE, by=by, approved_by="")
+    return _activate(ruleset=ruleset, expected=ACTIVATABLE, by=by, approved_by=NOBODY)
 
 
 def ruleset_approve(*, ruleset: RuleSet, by: str) -> RuleSet:
@@ -239,10 +240,10 @@ def ruleset_approve(*, ruleset: RuleSet, by: str) -> RuleSet:
 def ruleset_withdraw(*, ruleset: RuleSet, by: str) -> RuleSet:
     """Take a pending activation back: the version returns to draft (frozen if it ran in shadow)."""
     if not RuleSet.objects.filter(pk=ruleset.pk, state=RuleSet.State.PENDING).update(
-        state=RuleSet.State.DRAFT, requested_by="", requested_at=None
+        state=RuleSet.State.DRAFT, requested_by=NOBODY, requested_at=None
     ):
         raise Conflict(f"{ruleset.label} is not awaiting approval.", code="ruleset_state")
-    ruleset.state, ruleset.requested_by, ruleset.requested_at = RuleSet.State.DRAFT, "", None
+    ruleset.state, ruleset.requested_by, ruleset.requested_at = RuleSet.State.DRAFT, NOBODY, None
     audit_event("fraud_guard", "ruleset_withdrawn", version=ruleset.label, by=by)
     return ruleset
 
