@@ -313,9 +313,9 @@ class AllowedEmailField(serializers.EmailField):
     def __init__(self, **kwargs):
         super().__init__(max_length=254, trim_whitespace=False, **kwargs)
 
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if not value.isprintable():
+    def run_validation(self, data=serializers.empty):
+        value = super().run_validation(data)  # as sent: a space around it is no address
+        if not value.isprintable():  # Django's validator allows control characters in a quoted local part
             self.fail("invalid")
         return normalize_email(value)
 
