@@ -178,7 +178,11 @@ class BacktestView(APIView):
                 },
                 request_only=True,
             ),
-            OpenApiExample("A stored version, on the past 30 days", value={"version": 3}, request_only=True),
+            OpenApiExample(
+                "A version (1: the GUARD_* settings; stored ones from 2), on the past 30 days",
+                value={"version": 1},
+                request_only=True,
+            ),
         ],
         responses={
             201: OpenApiResponse(BacktestJobResponse, "Done at once (or failed: see error); Location: the job."),
