@@ -64,6 +64,32 @@ class WholeNumberField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class TrueFalseField(serializers.BooleanField):
+    """A JSON true or false, as the schema says. DRF's ``BooleanField`` also reads "yes", "on", 1 and "0"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+# A JSON object with only the fields it names: any other is refused (400 naming it), not silently ignored.
+# For bodies where a misspelt field would change the answer without a word (a rule left as it was). The
+# schema says ``additionalProperties: false`` (``openapi_rules``). (A comment, not a docstring: the schema
+# would show a docstring as the description of every body built on it.)
+class ClosedSerializer(serializers.Serializer):
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({name[:100]: ["Unknown field."] for name in unknown[:20]})
+        return super().to_internal_value(data)
+
+    @classmethod
+    def openapi_rules(cls) -> dict:
+        return {"additionalProperties": False}
+
+
 # An API answer: "ok": true, as every success says, then the answer's own fields. (A comment, not a
 # docstring: the schema would show a docstring as the description of every answer built on it.)
 class OutputSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ the state it expects, so two operators acting at once cannot both succeed.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 ENVIRONMENT = 1  # the version number of the GUARD_* settings
 FIRST_STORED = 2
+MAX_VERSION = 2**31 - 1  # the largest a RuleSet's version column holds on PostgreSQL
 RULE_FIELDS = (  # RuleConfig's rules, as RuleSet columns
     "block_prepaid",
     "max_per_hour",
@@ -367,3 +369,84 @@ def ruleset_agreement(ruleset: RuleSet, *, examples: int = 10) -> Agreement:
             .order_by("-created_at", "-id")[:examples]
         )
     return Agreement(sum(row[2] for row in pairs), differed, pairs, latest)
+
+
+# --- Versions and backtests as the API reads them ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingsVersion:
+    """Version 1, the ``GUARD_*`` settings, with a stored ``RuleSet``'s attributes (all empty that it has not)."""
+
+    config: RuleConfig
+    state: str  # "active" while no stored version is, else "fallback"
+    version: int = ENVIRONMENT
+    source: str = "settings"
+    shadow: bool = False
+    note: str = "The GUARD_* settings: in force while no stored version is active."
+    based_on: str = ""
+    created_by: str = ""
+    created_at: datetime | None = None
+    shadow_by: str = ""
+    shadow_at: datetime | None = None
+    requested_by: str = ""
+    requested_at: datetime | None = None
+    approved_by: str = ""
+    activated_by: str = ""
+    activated_at: datetime | None = None
+    retired_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return self.config.version  # the digest version ("v1-…") stamped on the checks it decides
+
+
+def settings_version() -> SettingsVersion:
+    active = RuleSet.objects.filter(state=RuleSet.State.ACTIVE).exists()
+    return SettingsVersion(config=RuleConfig.from_settings(), state="fallback" if active else "active")
+
+
+class RuleSetVersions(Sequence):
+    """Every version, newest first, version 1 (the settings) last; sliced lazily, so a page reads one page of rows."""
+
+    def __init__(self):
+        self.stored = RuleSet.objects.order_by("-version")
+
+    def __len__(self) -> int:
+        return self.stored.count() + 1
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        start, stop, _ = index.indices(len(self))
+        rows = list(self.stored[start:stop]) if start < stop else []
+        if stop == len(self) and start < stop:
+            rows.append(settings_version())
+        return rows
+
+
+def ruleset_version_get(*, version: int) -> RuleSet | SettingsVersion:
+    """A stored version, or version 1 (the settings); ``NotFound`` for any other number."""
+    if version == ENVIRONMENT:
+        return settings_version()
+    if not FIRST_STORED <= version <= MAX_VERSION:
+        raise NotFound(f"No rule set has version {version}.", code="not_found")
+    return ruleset_get(version=version)
+
+
+def backtest_proposal(*, version: int | None = None, changes: dict | None = None) -> tuple[RuleConfig, RuleSet | None]:
+    """The rules a backtest proposes: a version's (1: the settings), or those in force with ``changes`` made.
+
+    ``changes`` are validated values of ``RULE_FIELDS``. ``NotFound`` for a version that does not exist.
+    """
+    if version is not None:
+        found = ruleset_version_get(version=version)
+        return (found.config, None) if isinstance(found, SettingsVersion) else (ruleset_config(found), found)
+    return RuleConfig.from_dict({**current_config().as_dict(), **(changes or {})}), None
+
+
+def backtest_job_get(*, job_id: str) -> BacktestRun:
+    try:
+        return BacktestRun.objects.select_related("ruleset").get(job_id=job_id)
+    except BacktestRun.DoesNotExist:
+        raise NotFound("No backtest has this job id.", code="not_found") from None

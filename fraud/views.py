@@ -1,10 +1,33 @@
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from echopilot.exceptions import NotFound
+from echopilot.pagination import Pagination
 from echopilot.schema import ErrorSerializer
+from fraud.models import BacktestRun
+from fraud.rulesets import (
+    RuleSetVersions,
+    backtest_job_create,
+    backtest_job_get,
+    backtest_proposal,
+    ruleset_version_get,
+)
 from fraud.selectors import fraud_check_get
-from fraud.serializers import CheckInput, CheckOutput, ReviewInput, check_to_dict
+from fraud.serializers import (
+    BacktestInput,
+    BacktestJobResponse,
+    CheckInput,
+    CheckOutput,
+    ReviewInput,
+    RuleSetPageQuery,
+    RuleSetPageSerializer,
+    RuleSetResponse,
+    check_to_dict,
+)
 from fraud.services import fraud_check_create, fraud_review_act
 
 
@@ -101,3 +124,89 @@ class CheckReviewView(APIView):
         data.is_valid(raise_exception=True)
         fraud_review_act(check=check, **data.validated_data, by=request.user.label)
         return Response(CheckOutput(check).data)
+
+
+class RuleSetListView(APIView):
+    @extend_schema(
+        operation_id="fraud_rulesets",
+        summary="List the rule set versions, newest first; version 1 (the GUARD_* settings) last",
+        parameters=[RuleSetPageQuery],
+        responses=RuleSetPageSerializer,
+    )
+    def get(self, request):
+        query = RuleSetPageQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = Pagination().paginate(RuleSetVersions(), request, view=self)
+        return Response(RuleSetPageSerializer(page).data)
+
+
+class RuleSetDetailView(APIView):
+    @extend_schema(
+        operation_id="fraud_ruleset",
+        summary="Show one rule set version (1: the GUARD_* settings)",
+        parameters=[
+            OpenApiParameter(
+                "version", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH, description="1, 2, ..."
+            )
+        ],
+        responses={200: RuleSetResponse, 404: OpenApiResponse(ErrorSerializer, "not_found: no such version.")},
+    )
+    def get(self, request, version):
+        return Response(RuleSetResponse({"ruleset": ruleset_version_get(version=version)}).data)
+
+
+def _job_answer(job, status):
+    location = reverse("api:fraud-backtest-job", kwargs={"job_id": job.job_id})
+    return Response(BacktestJobResponse({"job": job}).data, status=status, headers={"Location": location})
+
+
+class BacktestView(APIView):
+    @extend_schema(
+        operation_id="fraud_backtest",
+        summary="Backtest proposed rules on the stored checks, beside the rules in force",
+        description="Replays the checks since `since` under the proposal and under the rules in force, and "
+        "reports the decisions that change and, on the labelled checks, fraud caught, good payments blocked, "
+        "review load and each rule's precision and recall. Up to GUARD_BACKTEST_INLINE_CHECKS checks it runs "
+        "at once (201, report included); a larger history is queued as a task (202): poll the Location.",
+        request=BacktestInput,
+        examples=[
+            OpenApiExample(
+                "Lower the review threshold and turn on card testing's signal",
+                value={
+                    "rules": {"review_amount": "500.00", "max_declines_per_card_hour": 3},
+                    "since": "2026-11-01T00:00:00Z",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A version (1: the GUARD_* settings; stored ones from 2), on the past 30 days",
+                value={"version": 1},
+                request_only=True,
+            ),
+        ],
+        responses={
+            201: OpenApiResponse(BacktestJobResponse, "Done at once (or failed: see error); Location: the job."),
+            202: OpenApiResponse(BacktestJobResponse, "Queued as a task; poll the Location."),
+        },
+    )
+    def post(self, request):
+        data = BacktestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            rules, ruleset = backtest_proposal(version=values.get("version"), changes=values.get("rules"))
+        except NotFound as missing:
+            raise ValidationError({"version": [missing.message]}) from None
+        job = backtest_job_create(rules=rules, since=values["since"], by=request.user.label, ruleset=ruleset)
+        queued = job.state in (BacktestRun.State.QUEUED, BacktestRun.State.RUNNING)
+        return _job_answer(job, status.HTTP_202_ACCEPTED if queued else status.HTTP_201_CREATED)
+
+
+class BacktestJobView(APIView):
+    @extend_schema(
+        operation_id="fraud_backtest_job",
+        summary="Show a backtest: queued, running, done (with its report) or failed (with its error)",
+        responses={200: BacktestJobResponse, 404: OpenApiResponse(ErrorSerializer, "not_found: no such job.")},
+    )
+    def get(self, request, job_id):
+        return Response(BacktestJobResponse({"job": backtest_job_get(job_id=job_id)}).data)
