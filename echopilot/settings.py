@@ -491,6 +491,20 @@ EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 30, minimum=1)
 EMAIL_SENDING_TIMEOUT = env_int("EMAIL_SENDING_TIMEOUT", 300, minimum=60)
 # Comma-separated recipients of alerts and reports sent with notifications.services.notify().
 ALERT_EMAIL_TO = env_emails("ALERT_EMAIL_TO")
+# Emails handed to SMTP per second and per minute, counted across every worker and node; 0: no limit.
+# An email over the limit waits for the next window (not failed, not counted as an attempt).
+EMAIL_RATE_PER_SECOND = env_int("EMAIL_RATE_PER_SECOND", 0, minimum=0)
+EMAIL_RATE_PER_MINUTE = env_int("EMAIL_RATE_PER_MINUTE", 0, minimum=0)
+# The mail provider whose tracking webhook (bounces, complaints) POST /api/webhooks/email receives,
+# through django-anymail: postmark (the default) or mailgun.
+EMAIL_WEBHOOK_PROVIDER = env_choice("EMAIL_WEBHOOK_PROVIDER", ("postmark", "mailgun"), "postmark")
+# "user:password" the provider sends as HTTP basic auth with each webhook call. Empty: every call is refused.
+EMAIL_WEBHOOK_SECRET = env_str("EMAIL_WEBHOOK_SECRET", "")
+if EMAIL_WEBHOOK_SECRET and ":" not in EMAIL_WEBHOOK_SECRET:
+    raise ImproperlyConfigured("EMAIL_WEBHOOK_SECRET must be user:password (HTTP basic auth of the webhook).")
+# Mailgun signs its webhooks besides: its webhook signing key (only read with EMAIL_WEBHOOK_PROVIDER=mailgun).
+MAILGUN_WEBHOOK_SIGNING_KEY = env_str("MAILGUN_WEBHOOK_SIGNING_KEY", "")
+ANYMAIL = {"WEBHOOK_SECRET": EMAIL_WEBHOOK_SECRET, "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY}
 
 # Telegram is configured when both the bot token and the chat id are set; otherwise dry run.
 TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", "")

@@ -1,10 +1,12 @@
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from echopilot.actors import actor_user
 from echopilot.admin import ReadOnlyAdmin
 from echopilot.admin_display import address_short, badge_html, counted, moment_field, truncated_html
-from notifications.models import Email, Status, TelegramMessage
+from notifications.feedback import suppression_remove
+from notifications.models import DeliveryFeedback, Email, Status, Suppression, TelegramMessage
 from notifications.services import email_requeue, email_resend, telegram_requeue
 
 # Inside the preview nothing loads from outside (no images, fonts, scripts); the sandbox also forbids scripts.
@@ -77,6 +79,7 @@ class EmailAdmin(DeliveryAdmin):
         "created",
         "sent",
         "portal_link_for",
+        "suppressed_to",
         "body",
         "html_preview",
     ]
@@ -165,3 +168,84 @@ class TelegramMessageAdmin(DeliveryAdmin):
             f"Requeued {counted(len(requeued), 'failed Telegram message')}{': ' + said if said else ''}.",
             messages.SUCCESS if requeued else messages.WARNING,
         )
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(ReadOnlyAdmin):
+    """Addresses no email goes to (a hard bounce or a complaint came back); removing one lets mail to it go again.
+
+    Written only by the provider's webhook; removal needs ``notifications.delete_suppression`` and is audited.
+    """
+
+    list_display = ["address", "reason_shown", "created", "provider", "description_shown"]
+    list_filter = ["reason", "created_at"]
+    search_fields = ["=address"]
+    search_help_text = "Exact address."
+    date_hierarchy = "created_at"
+    fields = ["address", "reason_shown", "created", "provider", "event_id", "description"]
+    readonly_fields = fields
+
+    created = moment_field("created_at", "Suppressed")
+
+    @admin.display(description="Reason", ordering="reason")
+    def reason_shown(self, suppression):
+        return badge_html(suppression.reason, suppression.get_reason_display())
+
+    @admin.display(description="What the provider said")
+    def description_shown(self, suppression):
+        return truncated_html(suppression.description, chars=60)
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, search_term.strip().lower())
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm("notifications.delete_suppression")
+
+    def delete_model(self, request, obj):
+        suppression_remove(suppression=obj, by=actor_user(request.user))
+
+    def delete_queryset(self, request, queryset):
+        by = actor_user(request.user)
+        for suppression in queryset:
+            suppression_remove(suppression=suppression, by=by)
+
+
+@admin.register(DeliveryFeedback)
+class DeliveryFeedbackAdmin(ReadOnlyAdmin):
+    """Every tracking event of the mail provider's webhook, as it was received."""
+
+    list_display = ["received", "event_type", "recipient", "outcome_shown", "email_link", "provider"]
+    list_filter = ["event_type", "outcome", "provider", "received_at"]
+    search_fields = ["=recipient", "=event_id", "=message_id"]
+    search_help_text = "Exact recipient, event id or provider message id."
+    date_hierarchy = "received_at"
+    list_select_related = ["email"]
+    show_full_result_count = False
+    fields = [
+        "provider",
+        "event_id",
+        "event_type",
+        "reject_reason",
+        "recipient",
+        "outcome_shown",
+        "email_link",
+        "message_id",
+        "description",
+        "occurred",
+        "received",
+    ]
+    readonly_fields = fields
+
+    received = moment_field("received_at", "Received")
+    occurred = moment_field("occurred_at", "Occurred (provider's time)")
+
+    @admin.display(description="Outcome", ordering="outcome")
+    def outcome_shown(self, feedback):
+        return badge_html(feedback.outcome, feedback.get_outcome_display())
+
+    @admin.display(description="Email")
+    def email_link(self, feedback):
+        if feedback.email is None:
+            return "-"
+        url = reverse("admin:notifications_email_change", args=[feedback.email.pk])
+        return format_html('<a href="{}">{}</a>', url, feedback.email.public_id)

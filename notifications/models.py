@@ -15,7 +15,8 @@ class Status(models.TextChoices):
     ``failed`` after a permanent one or the last attempt. A row left in
     ``sending`` by a worker that died goes back to ``queued`` after
     ``EMAIL_SENDING_TIMEOUT``. ``dry_run``: the channel is not configured;
-    recorded, never sent.
+    recorded, never sent. ``suppressed`` (emails only): every recipient is on
+    the suppression list (``Suppression``); recorded, never attempted.
     """
 
     QUEUED = "queued"
@@ -23,6 +24,7 @@ class Status(models.TextChoices):
     SENT = "sent"
     FAILED = "failed"
     DRY_RUN = "dry_run"
+    SUPPRESSED = "suppressed"
 
 
 class Kind(models.TextChoices):
@@ -108,6 +110,11 @@ class Email(Delivery):
         help_text="Receipts: the address a portal link is created for when the email is handed to SMTP "
         "(it replaces the placeholder in the body; the link itself is never stored). Blank: no link.",
     )
+    suppressed_to = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Recipients left out because they are on the suppression list (all of them: status suppressed).",
+    )
 
     class Meta(Delivery.Meta):
         permissions = [("resend_email", "Can requeue and resend emails")]
@@ -139,3 +146,67 @@ class TelegramMessage(Delivery):
             models.Index(fields=["status", "next_attempt_at"], name="telegram_due"),
             models.Index(fields=["created_at"], name="telegram_time"),
         ]
+
+
+class SuppressionReason(models.TextChoices):
+    BOUNCED = "bounced", "Hard bounce"
+    COMPLAINED = "complained", "Spam complaint"
+
+
+class Suppression(models.Model):
+    """An address no email is sent to any more: it bounced hard or its owner complained.
+
+    Written by the mail provider's tracking webhook (``DeliveryFeedback``); an
+    operator removes it in the admin (audited) when the address works again.
+    """
+
+    address = models.CharField(max_length=254, unique=True, help_text="Normalised (trimmed, lowercased).")
+    reason = models.CharField(max_length=10, choices=SuppressionReason.choices)
+    provider = models.CharField(max_length=40, blank=True)
+    event_id = models.CharField(max_length=200, blank=True, help_text="The provider's id of the event.")
+    description = models.TextField(blank=True, help_text="What the provider said (its description and reply).")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_at"], name="suppression_time")]
+
+    def __str__(self):
+        return self.address
+
+
+class FeedbackOutcome(models.TextChoices):
+    SUPPRESSED = "suppressed", "Address suppressed"
+    ALREADY = "already", "Address already suppressed"
+    RECORDED = "recorded", "Recorded only"
+
+
+class DeliveryFeedback(models.Model):
+    """One tracking event from the mail provider's webhook (bounce, complaint, delivery, deferral, ...).
+
+    ``event_id`` is the provider's id, or ``sha256:`` and the digest of the event's
+    raw payload when the provider gives none, so a replayed event is stored once.
+    """
+
+    provider = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=20, help_text="anymail's normalised type: bounced, deferred, ...")
+    reject_reason = models.CharField(max_length=20, blank=True)
+    recipient = models.CharField(max_length=254, blank=True)
+    message_id = models.CharField(max_length=255, blank=True, help_text="The provider's id of the message.")
+    email = models.ForeignKey(Email, null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback")
+    description = models.TextField(blank=True)
+    outcome = models.CharField(max_length=10, choices=FeedbackOutcome.choices)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "delivery feedback event"
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="delivery_feedback_event_unique"),
+        ]
+        indexes = [models.Index(fields=["received_at"], name="delivery_feedback_time")]
+
+    def __str__(self):
+        return f"{self.event_type} {self.recipient}"

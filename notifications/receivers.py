@@ -9,3 +9,10 @@ def receipt_owed_enqueue(sender, *, payment_id: int, **kwargs) -> None:
     When the enqueue fails (the broker is down), the email sweep creates the receipt from the owed row.
     """
     async_task("notifications.tasks.receipt_send", payment_id)
+
+
+def tracking_event_record(sender, *, event, esp_name: str, **kwargs) -> None:
+    """``anymail.signals.tracking``: one event of the mail provider's webhook (``notifications.feedback``)."""
+    from notifications.feedback import delivery_feedback_record
+
+    delivery_feedback_record(event=event, provider=esp_name)

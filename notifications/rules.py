@@ -21,6 +21,7 @@ STATUS_TEXT = {
     "sent": "Sent",
     "failed": "Failed",
     "dry_run": "Dry run — {channel} not configured",
+    "suppressed": "Suppressed — address on the suppression list",
 }
 CHANNEL_NAMES = {"email": "SMTP", "telegram": "Telegram"}
 
@@ -116,3 +117,33 @@ def telegram_split(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
             current = line
     parts.append(current)
     return parts
+
+
+# Bounces anymail reports as "bounced" although the provider says they are temporary, by provider: the field of
+# the provider's own event and its values. (Postmark's SoftBounce "might also receive HardBounce later"; Mailgun's
+# temporary failures anymail already reports as "deferred".)
+TEMPORARY_BOUNCES = {"postmark": ("Type", frozenset({"SoftBounce"}))}
+
+
+def suppression_reason(*, provider: str, event_type: str, reject_reason: str | None, esp_event) -> str | None:
+    """Whether a tracking event (anymail's normalised type and reason) puts its recipient on the suppression list.
+
+    "complained" for a spam complaint, "bounced" for a hard bounce (the address does not exist or is invalid);
+    None for everything else: deliveries, deferrals and soft bounces (the retry policy handles them), and
+    bounces for other reasons (blocked by policy, a virus), which say nothing about the address.
+    """
+    if event_type == "complained":
+        return "complained"
+    if event_type == "rejected" and reject_reason == "invalid":
+        return "bounced"
+    if event_type != "bounced" or reject_reason not in ("bounced", "invalid"):
+        return None
+    field, temporary = TEMPORARY_BOUNCES.get(provider, ("", frozenset()))
+    if field and isinstance(esp_event, dict) and esp_event.get(field) in temporary:
+        return None
+    return "bounced"
+
+
+def event_digest(esp_event) -> str:
+    """An id for a provider event that carries none: ``sha256:`` and the digest of its payload."""
+    return "sha256:" + request_fingerprint(event=esp_event)

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from echopilot.exceptions import get_or_not_found
-from notifications.models import Email, Status, TelegramMessage
+from notifications.models import Email, Status, Suppression, TelegramMessage
 from payments.models import Payment
 
 
@@ -32,3 +32,10 @@ def payments_owing_receipt(*, since: datetime, limit: int) -> list[Payment]:
     """
     owed = Payment.objects.filter(receipt_owed=True, receipt_requested_at__gte=since)
     return list(owed.order_by("receipt_requested_at", "id")[:limit])
+
+
+def suppressed_addresses(addresses: list[str]) -> set[str]:
+    """Those of ``addresses`` (normalised) that are on the suppression list."""
+    if not addresses:
+        return set()
+    return set(Suppression.objects.filter(address__in=addresses).values_list("address", flat=True))

@@ -19,6 +19,7 @@ STATUS_MESSAGES = {
     Status.SENT: "Email sent.",
     Status.FAILED: "Email delivery failed.",
     Status.DRY_RUN: "SMTP not configured - email not sent",
+    Status.SUPPRESSED: "Every recipient is on the suppression list (a hard bounce or a complaint) - email not sent.",
 }
 
 
@@ -144,6 +145,7 @@ class EmailSerializer(serializers.ModelSerializer):
             "message_id",
             "created_at",
             "sent_at",
+            "suppressed_to",
         ]
         read_only_fields = fields
 

@@ -30,6 +30,7 @@ from echopilot.audit import audit_event
 from echopilot.emails import valid_email
 from echopilot.exceptions import Conflict
 from echopilot.money import money_format
+from notifications import sendrate
 from notifications.channels import (
     DeliveryError,
     SmtpChannel,
@@ -40,7 +41,7 @@ from notifications.channels import (
 from notifications.links import PORTAL_LINK_PLACEHOLDER, mint_link
 from notifications.models import Email, ErrorType, Kind, Status, TelegramMessage
 from notifications.rules import header_safe, retry_delay_seconds, telegram_split, telegram_text
-from notifications.selectors import email_due_ids, payments_owing_receipt, telegram_due_ids
+from notifications.selectors import email_due_ids, payments_owing_receipt, suppressed_addresses, telegram_due_ids
 from payments.models import Payment
 from payments.services import payment_receipt_settle
 
@@ -59,6 +60,8 @@ def _event(row: Email | TelegramMessage, event: str) -> None:
         "error": row.last_error or None,
     }
     if isinstance(row, Email):
+        if row.suppressed_to:
+            common["suppressed_to"] = row.suppressed_to
         audit_event("emails", event, to=row.to, subject=row.subject, **common)
     else:
         audit_event("telegram", event, chat=row.chat_id, telegram_message_id=row.telegram_message_id, **common)
@@ -95,16 +98,24 @@ def email_send(
     ``PORTAL_LINK_PLACEHOLDER``, created when the email is handed to SMTP.
     With a ``request_fingerprint`` (API callers' keys) the earlier email must
     have come from the same request: another one is refused with 409
-    ``idempotency_key_reused``, as Stripe does.
+    ``idempotency_key_reused``, as Stripe does. Recipients on the suppression
+    list are left out (``suppressed_to``); when that is all of them the email
+    is recorded as ``suppressed`` and never attempted.
     """
     if idempotency_key:
         existing = Email.objects.filter(idempotency_key=idempotency_key).first()
         if existing:
             return _same_request(existing, request_fingerprint), False
+    suppressed = sorted(suppressed_addresses(to))
+    if len(suppressed) == len(to) and to:
+        status = Status.SUPPRESSED
+    else:
+        status = Status.QUEUED if smtp_configured() else Status.DRY_RUN
     try:
         with transaction.atomic():
             email = Email.objects.create(
                 to=to,
+                suppressed_to=suppressed,
                 subject=subject,
                 body=body,
                 html=html,
@@ -114,7 +125,7 @@ def email_send(
                 request_fingerprint=request_fingerprint if idempotency_key else "",
                 created_by=created_by,
                 portal_link_for=portal_link_for,
-                status=Status.QUEUED if smtp_configured() else Status.DRY_RUN,
+                status=status,
                 message_id=_message_id(),
             )
             _event(email, email.status)
@@ -330,15 +341,44 @@ def _email_content(email: Email) -> tuple[str, str]:
     )
 
 
+def _unclaim(email: Email, status: str, event: str, **fields) -> None:
+    """A claimed email that was not attempted: to ``status`` with its attempt uncounted."""
+    fields = {"status": status, "attempts": email.attempts - 1, **fields}
+    if Email.objects.filter(pk=email.pk, status=Status.SENDING).update(**fields):
+        for name, value in fields.items():
+            setattr(email, name, value)
+        _event(email, event)
+
+
+def _recipients(email: Email) -> list[str]:
+    """The email's recipients not on the suppression list; the others are added to its ``suppressed_to``."""
+    suppressed = suppressed_addresses(email.to)
+    if suppressed - set(email.suppressed_to):
+        email.suppressed_to = sorted(suppressed | set(email.suppressed_to))
+        Email.objects.filter(pk=email.pk).update(suppressed_to=email.suppressed_to)
+    return [address for address in email.to if address not in suppressed]
+
+
 def _email_deliver(pks: list[int]) -> Counter:
     outcomes = Counter()
     if not smtp_configured():  # queued emails wait until SMTP is configured again
         return outcomes
+    deadline = sendrate.pass_deadline()
     with SmtpChannel() as channel:
         for pk in pks:
             email = _claim(Email, pk)
             if email is None:
                 continue
+            to = _recipients(email)
+            if not to:
+                _unclaim(email, Status.SUPPRESSED, Status.SUPPRESSED)
+                outcomes["suppressed"] += 1
+                continue
+            if not sendrate.send_slot_take(deadline=deadline):
+                # Over EMAIL_RATE_PER_*: it waits in the queue, as do the rest (untouched) for the next pass.
+                _unclaim(email, Status.QUEUED, "rate_limited", claimed_at=None)
+                outcomes["waiting"] += 1
+                break
             try:
                 channel.open()
             except DeliveryError as error:
@@ -346,7 +386,7 @@ def _email_deliver(pks: list[int]) -> Counter:
                 break  # the server cannot be reached: the rest stay queued, untouched, for the next pass
             try:
                 body, html = _email_content(email)
-                channel.send(to=email.to, subject=email.subject, body=body, html=html, message_id=email.message_id)
+                channel.send(to=to, subject=email.subject, body=body, html=html, message_id=email.message_id)
             except DeliveryError as error:
                 outcomes[_record_failure(email, error)] += 1
             else:

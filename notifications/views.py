@@ -1,9 +1,16 @@
+from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
+from anymail.signals import tracking
+from anymail.webhooks.mailgun import MailgunTrackingWebhookView
+from anymail.webhooks.postmark import PostmarkTrackingWebhookView
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from echopilot.errors import error_body
 from echopilot.schema import ErrorSerializer
 from notifications.models import Status
 from notifications.rules import request_fingerprint
@@ -58,7 +65,9 @@ class EmailSendView(APIView):
             ),
             202: OpenApiResponse(EmailSendResultSerializer, "Stored and queued; GET /api/email/{id} shows its status."),
             200: OpenApiResponse(
-                EmailSendResultSerializer, "SMTP is not configured: recorded as a dry run (dry_run true), not sent."
+                EmailSendResultSerializer,
+                "Not sent: SMTP is not configured (status dry_run, dry_run true), or every recipient is on the "
+                "suppression list (status suppressed).",
             ),
         },
     )
@@ -73,7 +82,7 @@ class EmailSendView(APIView):
             request_fingerprint=request_fingerprint(**data.validated_data) if key else "",
             created_by=request.user.label,
         )
-        code = status.HTTP_200_OK if email.status == Status.DRY_RUN else status.HTTP_202_ACCEPTED
+        code = status.HTTP_200_OK if email.status in (Status.DRY_RUN, Status.SUPPRESSED) else status.HTTP_202_ACCEPTED
         return Response(EmailSendResultSerializer(email).data, status=code)
 
 
@@ -85,3 +94,84 @@ class EmailDetailView(APIView):
     )
     def get(self, request, public_id):
         return Response(EmailResponseSerializer({"email": email_get(public_id=public_id)}).data)
+
+
+# django-anymail's tracking view of each provider EMAIL_WEBHOOK_PROVIDER may name: another provider is one line here.
+TRACKING_VIEWS = {"postmark": PostmarkTrackingWebhookView, "mailgun": MailgunTrackingWebhookView}
+
+
+def _tracking_view():
+    """The configured provider's anymail view, or None while its credentials are not all set (fail closed)."""
+    provider = settings.EMAIL_WEBHOOK_PROVIDER
+    if not settings.ANYMAIL.get("WEBHOOK_SECRET"):
+        return None
+    if provider == "mailgun" and not settings.ANYMAIL.get("MAILGUN_WEBHOOK_SIGNING_KEY"):
+        return None
+    return TRACKING_VIEWS[provider]()
+
+
+class EmailTrackingWebhookView(APIView):
+    """The mail provider's tracking webhook (bounces, complaints, deliveries), through django-anymail.
+
+    Authenticated by HTTP basic auth with EMAIL_WEBHOOK_SECRET (and, for Mailgun,
+    its signature), not X-Dash-Key; refused while that is not configured. anymail
+    checks and normalises the provider's payload and sends ``anymail.signals.tracking``,
+    which ``notifications.feedback`` records. The raw body goes to anymail, so
+    DRF's parsers are never used here.
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="webhooks_email",
+        summary="Receive the mail provider's tracking events (HTTP basic auth, not X-Dash-Key)",
+        auth=[],
+        request={"application/json": OpenApiTypes.OBJECT},
+        examples=[
+            OpenApiExample(
+                "A Postmark hard bounce",
+                value={
+                    "RecordType": "Bounce",
+                    "ID": 4323372036854775807,
+                    "Type": "HardBounce",
+                    "TypeCode": 1,
+                    "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+                    "Description": "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
+                    "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+                    "Email": "john@example.com",
+                    "BouncedAt": "2019-11-05T16:33:54.9070259Z",
+                    "Inactive": True,
+                },
+                request_only=True,
+            )
+        ],
+        responses={
+            200: OpenApiResponse(description="Received (a replayed event changes nothing)."),
+            400: OpenApiResponse(ErrorSerializer, "malformed_request: not an event of the configured provider."),
+            401: OpenApiResponse(ErrorSerializer, "not_authenticated: missing or wrong basic auth or signature."),
+            403: OpenApiResponse(ErrorSerializer, "webhook_not_configured: EMAIL_WEBHOOK_SECRET is not set."),
+        },
+    )
+    def post(self, request):
+        view = _tracking_view()
+        if view is None:
+            return Response(
+                error_body("webhook_not_configured", "The email tracking webhook is not configured."), status=403
+            )
+        raw = request._request  # anymail reads the body and headers of Django's own request
+        try:
+            view.run_validators(raw)
+        except AnymailWebhookValidationFailure:
+            return Response(
+                error_body("not_authenticated", "Missing or wrong credentials."),
+                status=401,
+                headers={"WWW-Authenticate": 'Basic realm="email-webhook"'},
+            )
+        try:
+            events = view.parse_events(raw)
+        except (AnymailError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            return Response(error_body("malformed_request", f"Not a {view.esp_name} tracking event."), status=400)
+        for event in events:
+            tracking.send(sender=type(view), event=event, esp_name=view.esp_name)
+        return Response({"ok": True, "received": len(events)})

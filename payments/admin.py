@@ -1,8 +1,9 @@
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from echopilot.admin import ExactSearchMixin, ReadOnlyAdmin
-from echopilot.admin_display import badge_html, counted, json_html, moment_field, truncated_html
+from echopilot.admin_display import badge_html, counted, json_html, moment_field, moment_html, truncated_html
 from echopilot.money import money_format
 from payments.models import Payment, WebhookEvent, WebhookRejection
 from payments.services import webhook_event_reprocess
@@ -36,6 +37,7 @@ class PaymentAdmin(ExactSearchMixin, ReadOnlyAdmin):
         "updated",
         "receipt_requested",
         "receipt_owed",
+        "receipt_emails",
     ]
     readonly_fields = fields
 
@@ -43,6 +45,27 @@ class PaymentAdmin(ExactSearchMixin, ReadOnlyAdmin):
     updated = moment_field("updated_at", "Updated")
     disputed = moment_field("disputed_at", "Disputed")
     receipt_requested = moment_field("receipt_requested_at", "Receipt requested")
+
+    @admin.display(description="Receipt emails")
+    def receipt_emails(self, payment):
+        """Each receipt sent for the payment with its delivery status (suppressed: the address is on the list)."""
+        emails = payment.emails.filter(kind="receipt").order_by("created_at", "id")
+        return (
+            format_html_join(
+                "",
+                '<div class="record-line"><a href="{}">{}</a> {} {}</div>',
+                (
+                    (
+                        reverse("admin:notifications_email_change", args=[email.pk]),
+                        email.public_id,
+                        badge_html(email.status, email.status_text),
+                        moment_html(email.created_at),
+                    )
+                    for email in emails
+                ),
+            )
+            or "-"
+        )
 
     @admin.display(description="Amount", ordering="amount")
     def amount_shown(self, payment):
