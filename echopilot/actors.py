@@ -4,7 +4,8 @@
 - ``key:<name>``: an API caller, by its key's name (``DASHBOARD_KEY#<n>`` for the n-th value of DASHBOARD_KEY);
 - ``command:<name>``: an operator running a management command;
 - ``task:<name>``: a background task, ``task:<name>:<id>`` when it acts for one record;
-- ``portal:<link id>``: a customer acting through the portal link they opened.
+- ``portal:<link id>``: a customer acting through the portal link they opened;
+- ``telegram:<user id>``: an on-call person pressing a button of one of our Telegram messages.
 
 Labels name the actor, never a secret (no key, no signature). Rows written
 before this scheme keep the labels they were written with.
@@ -31,3 +32,7 @@ def actor_task(name: str, *, on: str = "") -> str:
 
 def actor_portal(link_id: str) -> str:
     return f"portal:{link_id}"
+
+
+def actor_telegram(user_id: int | str) -> str:
+    return f"telegram:{user_id}"

@@ -128,15 +128,19 @@ class TelegramChannel:
     is permanent.
     """
 
-    def send(self, *, chat_id: str, text: str) -> int | None:
-        """Send one message; returns Telegram's message id (None when its answer does not say)."""
+    def send(self, *, chat_id: str, text: str, buttons: list | None = None) -> int | None:
+        """Send one message, with inline ``buttons`` (rows of [label, callback_data]) under it; returns Telegram's
+        message id (None when its answer does not say)."""
         token = settings.TELEGRAM_BOT_TOKEN
+        body = {"chat_id": chat_id, "text": text, "parse_mode": "HTML", "disable_web_page_preview": True}
+        if buttons:
+            body["reply_markup"] = {
+                "inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row] for row in buttons]
+            }
         # The URL's scheme is http(s): TELEGRAM_API_URL is validated in settings.
         request = urllib.request.Request(  # noqa: S310
             f"{settings.TELEGRAM_API_URL}/bot{token}/sendMessage",
-            data=json.dumps(
-                {"chat_id": chat_id, "text": text, "parse_mode": "HTML", "disable_web_page_preview": True}
-            ).encode(),
+            data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )
         try:

@@ -138,6 +138,9 @@ class TelegramMessage(Delivery):
     chat_id = models.CharField(max_length=100, blank=True)
     text = models.TextField(help_text="HTML (parse_mode=HTML), at most 4096 characters.")
     telegram_message_id = models.BigIntegerField(null=True, blank=True)
+    buttons = models.JSONField(
+        default=list, blank=True, help_text="Inline buttons under the message: rows of [label, callback_data]."
+    )
 
     class Meta(Delivery.Meta):
         verbose_name = "Telegram message"

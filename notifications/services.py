@@ -227,14 +227,24 @@ def receipt_resend(*, payment: Payment, created_by: str = "") -> Email:
     return email
 
 
-def telegram_send(*, kind: str, subject: str, text: str) -> list[TelegramMessage]:
-    """Store a message to the configured chat (several when longer than 4096 characters) and queue it."""
+def telegram_send(*, kind: str, subject: str, text: str, buttons: list | None = None) -> list[TelegramMessage]:
+    """Store a message to the configured chat (several when longer than 4096 characters) and queue it.
+
+    ``buttons`` (rows of [label, callback_data], callback_data at most 64 bytes) go under the last part; a press
+    arrives as ``notifications.signals.telegram_button``.
+    """
     status = Status.QUEUED if telegram_configured() else Status.DRY_RUN
     parts = telegram_split(telegram_text(subject, text))
     with transaction.atomic():
         messages = [
-            TelegramMessage.objects.create(chat_id=settings.TELEGRAM_CHAT_ID, text=part, kind=kind, status=status)
-            for part in parts
+            TelegramMessage.objects.create(
+                chat_id=settings.TELEGRAM_CHAT_ID,
+                text=part,
+                kind=kind,
+                status=status,
+                buttons=(buttons or []) if number == len(parts) - 1 else [],
+            )
+            for number, part in enumerate(parts)
         ]
         for message in messages:
             _event(message, status)
@@ -249,10 +259,11 @@ class Notified:
     telegram: list[TelegramMessage]
 
 
-def notify(*, kind: str, subject: str, text: str) -> Notified:
+def notify(*, kind: str, subject: str, text: str, buttons: list | None = None) -> Notified:
     """Send an alert or report to every configured channel: ``ALERT_EMAIL_TO`` and the Telegram chat.
 
-    ``kind`` is one of ``Kind`` (alert, report, ...); an unknown one is a ``ValueError``.
+    ``kind`` is one of ``Kind`` (alert, report, ...); an unknown one is a ``ValueError``. ``buttons`` go
+    under the Telegram message (``telegram_send``); email has none.
     The addresses were validated when the settings were read.
     """
     if kind not in Kind.values:
@@ -267,7 +278,7 @@ def notify(*, kind: str, subject: str, text: str) -> Notified:
                 body=text,
                 kind=kind,
             )
-        return Notified(email=email, telegram=telegram_send(kind=kind, subject=subject, text=text))
+        return Notified(email=email, telegram=telegram_send(kind=kind, subject=subject, text=text, buttons=buttons))
 
 
 # --- Delivering ---------------------------------------------------------------
@@ -451,7 +462,7 @@ def telegram_sweep(*, limit: int = 50) -> Counter:
         if wait > 0:
             time.sleep(wait)
         try:
-            telegram_id = channel.send(chat_id=message.chat_id, text=message.text)
+            telegram_id = channel.send(chat_id=message.chat_id, text=message.text, buttons=message.buttons)
         except DeliveryError as error:
             outcomes[_record_failure(message, error)] += 1
             if error.retry_after and message.status == Status.QUEUED:

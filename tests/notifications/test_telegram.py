@@ -147,3 +147,22 @@ def test_without_configuration_messages_are_dry_runs(settings, read_audit, djang
     assert message.status == Status.DRY_RUN
     assert telegram_sweep() == {}
     assert read_audit("telegram")[0]["event"] == "dry_run"
+
+
+def test_buttons_go_under_the_last_part_as_an_inline_keyboard(telegram_api, settings):
+    settings.TELEGRAM_CHAT_INTERVAL_SECONDS = 0
+    buttons = [[["Acknowledge", "ack:al_1"], ["Silence 1 h", "silence_1h:al_1"]]]
+    messages = telegram_send(kind="alert", subject="Long", text="x" * 5000, buttons=buttons)
+    assert len(messages) > 1
+    assert [message.buttons for message in messages] == [[]] * (len(messages) - 1) + [buttons]
+    assert telegram_sweep() == {"sent": len(messages)}
+    *first, last = (request["body"] for request in telegram_api.requests)
+    assert not any("reply_markup" in body for body in first)
+    assert last["reply_markup"] == {
+        "inline_keyboard": [
+            [
+                {"text": "Acknowledge", "callback_data": "ack:al_1"},
+                {"text": "Silence 1 h", "callback_data": "silence_1h:al_1"},
+            ]
+        ]
+    }
