@@ -98,6 +98,31 @@ SIGNALS_ON = {
 }
 
 
+# The rule set run in shadow (issue #15: "every new signal on and a shadow version active"): a stored draft with
+# every signal on, a little stricter than the live settings, so it sometimes disagrees and its decision is stored.
+SHADOW_RULES = {
+    "max_per_hour": 4,
+    "max_cards_per_email_day": 10,
+    "max_emails_per_card_day": 10,
+    "max_declines_per_card_hour": 10,
+    "max_per_ip_hour": 500,
+}
+
+
+def create_shadow():
+    """Draft the shadow version in the bench database (this process is set up on it by ``seed``)."""
+    from fraud.rulesets import ruleset_draft
+
+    return ruleset_draft(note="bench: every signal on, in shadow", by="bench", **SHADOW_RULES)
+
+
+def shadow(ruleset, on: bool) -> None:
+    """Start or stop its shadow run: every node sees it at its next check (the counting query reads it)."""
+    from fraud.rulesets import ruleset_shadow_start, ruleset_shadow_stop
+
+    (ruleset_shadow_start if on else ruleset_shadow_stop)(ruleset=ruleset, by="bench")
+
+
 def load(port: int, path: str, seconds: float, concurrency: int, seed_value: int, with_ip: bool = False) -> dict:
     latencies, errors = [], 0
     lock = threading.Lock()
