@@ -9,7 +9,10 @@ The same run also measures the check with every card-testing signal on (issue
 #15: cards per email, emails per card, declines per card, checks per IP, each
 with a generous limit, and an ``ip`` in every request): a second gunicorn with
 those settings on the same database, loaded in the same alternation, against
-the same baseline.
+the same baseline; and that check again with a stored rule set running in
+shadow (``SHADOW_RULES``: every check also decides by it and stores its
+decision), started just before its turn and stopped after it, so the other
+turns run without one.
 
     .venv/bin/python bench/fraud_check.py [--seconds 8] [--concurrency 8] [--stored 100000]
 """
@@ -98,6 +101,41 @@ SIGNALS_ON = {
 }
 
 
+# The rule set run in shadow (issue #15: "every new signal on and a shadow version active"): a stored draft with
+# every signal on, a little stricter than the live settings, so it sometimes disagrees and its decision is stored.
+SHADOW_RULES = {
+    "max_per_hour": 4,
+    "max_cards_per_email_day": 10,
+    "max_emails_per_card_day": 10,
+    "max_declines_per_card_hour": 10,
+    "max_per_ip_hour": 500,
+}
+
+
+def create_shadow():
+    """Draft the shadow version in the bench database (this process is set up on it by ``seed``)."""
+    from fraud.rulesets import ruleset_draft
+
+    return ruleset_draft(note="bench: every signal on, in shadow", by="bench", **SHADOW_RULES)
+
+
+def shadow(ruleset, on: bool) -> None:
+    """Start or stop its shadow run: every node sees it at its next check (the counting query reads it)."""
+    from fraud.rulesets import ruleset_shadow_start, ruleset_shadow_stop
+
+    (ruleset_shadow_start if on else ruleset_shadow_stop)(ruleset=ruleset, by="bench")
+
+
+def shadow_decisions(ruleset) -> dict:
+    """How many checks carry the shadow's decision, and how many it would have decided differently."""
+    from django.db.models import F
+
+    from fraud.models import FraudCheck
+
+    checks = FraudCheck.objects.filter(shadow_version=ruleset.label)
+    return {"checks": checks.count(), "differ": checks.exclude(decision=F("shadow_decision")).count()}
+
+
 def load(port: int, path: str, seconds: float, concurrency: int, seed_value: int, with_ip: bool = False) -> dict:
     latencies, errors = [], 0
     lock = threading.Lock()
@@ -170,12 +208,22 @@ def main() -> None:
     try:
         load(port, "/api/fraud/check", 2, args.concurrency, 0)  # warm-up
         load(signals_port, "/api/fraud/check", 2, args.concurrency, 1, with_ip=True)
-        runs = {"baseline": [], "fraud_check": [], "fraud_check_signals": []}
+        draft = create_shadow()
+
+        def with_shadow(n):
+            shadow(draft, True)
+            try:
+                return load(signals_port, "/api/fraud/check", args.seconds, args.concurrency, 40 + n, with_ip=True)
+            finally:
+                shadow(draft, False)
+
+        runs = {"baseline": [], "fraud_check": [], "fraud_check_signals": [], "fraud_check_shadow": []}
         measure = {
             "fraud_check": lambda n: load(port, "/api/fraud/check", args.seconds, args.concurrency, 20 + n),
             "fraud_check_signals": lambda n: load(
                 signals_port, "/api/fraud/check", args.seconds, args.concurrency, 30 + n, with_ip=True
             ),
+            "fraud_check_shadow": with_shadow,
         }
         # Alternate, so drift affects all alike; the two checks swap places each round, as the run right after
         # the baseline's inserts was measured up to 0.1 slower than the one after it.
@@ -183,11 +231,16 @@ def main() -> None:
             runs["baseline"].append(load(port, "/api/bench/baseline", args.seconds, args.concurrency, 10 + round_no))
             for name in sorted(measure, reverse=bool(round_no % 2)):
                 runs[name].append(measure[name](round_no))
-        bursts = {"same_card": [], "distinct_cards": [], "same_card_signals": []}
+        bursts = {"same_card": [], "distinct_cards": [], "same_card_signals": [], "same_card_shadow": []}
         for round_no in range(5):
             bursts["same_card"].append(burst(port, True, round_no))
             bursts["distinct_cards"].append(burst(port, False, round_no))
             bursts["same_card_signals"].append(burst(signals_port, True, 100 + round_no))
+        shadow(draft, True)
+        for round_no in range(5):
+            bursts["same_card_shadow"].append(burst(signals_port, True, 200 + round_no))
+        shadow(draft, False)
+        shadowed = shadow_decisions(draft)
     finally:
         for process in (server, signals_server):
             process.terminate()
@@ -204,6 +257,7 @@ def main() -> None:
         }
 
     base, fraud, signals = merge(runs["baseline"]), merge(runs["fraud_check"]), merge(runs["fraud_check_signals"])
+    with_shadow_row = merge(runs["fraud_check_shadow"])
     same = sorted(t for t, _ in bursts["same_card"])[2]
     distinct = sorted(t for t, _ in bursts["distinct_cards"])[2]
     result = {
@@ -218,6 +272,13 @@ def main() -> None:
         "fraud_check_signals": signals,
         "signals_throughput_ratio": signals["rps"] / base["rps"],
         "signals": SIGNALS_ON,
+        "fraud_check_shadow": with_shadow_row,
+        "shadow_throughput_ratio": with_shadow_row["rps"] / base["rps"],
+        "shadow_rules": SHADOW_RULES,
+        "shadow_decisions": shadowed,
+        "burst_same_card_allows_shadow": [allowed for _, allowed in bursts["same_card_shadow"]],
+        "load_average": os.getloadavg(),
+        "runs": {name: [round(r["rps"], 1) for r in results] for name, results in runs.items()},
         "burst_same_card_s": same,
         "burst_distinct_cards_s": distinct,
         "burst_ratio": same / distinct,
@@ -232,7 +293,7 @@ def main() -> None:
         f"{args.workers} gunicorn workers, {args.concurrency} concurrent clients"
     )
     print(f"{'endpoint':<14}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for name, row in (("baseline", base), ("fraud_check", fraud), ("+signals", signals)):
+    for name, row in (("baseline", base), ("fraud_check", fraud), ("+signals", signals), ("+shadow", with_shadow_row)):
         print(
             f"{name:<14}{row['rps']:>9.1f}{row['p50'] * 1000:>9.1f}{row['p95'] * 1000:>9.1f}{row['p99'] * 1000:>9.1f}{row['errors']:>8}"
         )
@@ -241,6 +302,12 @@ def main() -> None:
         f"throughput ratio fraud_check with every signal on / baseline: {result['signals_throughput_ratio']:.2f} "
         f"(goal >= 0.75); allows per one-card burst with them: {result['burst_same_card_allows_signals']}"
     )
+    print(
+        f"throughput ratio fraud_check with every signal on and a version in shadow / baseline: "
+        f"{result['shadow_throughput_ratio']:.2f} (goal >= 0.75); allows per one-card burst with them: "
+        f"{result['burst_same_card_allows_shadow']}; checks carrying the shadow's decision: {shadowed}"
+    )
+    print(f"load average at the end (1, 5, 15 min): {', '.join(f'{v:.1f}' for v in result['load_average'])}")
     print(
         f"50 simultaneous checks: one card {same * 1000:.0f} ms, distinct cards {distinct * 1000:.0f} ms, "
         f"ratio {result['burst_ratio']:.2f}; allows per one-card burst: {result['burst_same_card_allows']}"

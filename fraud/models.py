@@ -62,10 +62,8 @@ class FraudCheck(models.Model):
         ]
         indexes = [
             models.Index(fields=["card_key", "created_at"], name="fraud_card_time"),
-            models.Index(fields=["email", "currency", "created_at"], name="fraud_email_time"),
             models.Index(fields=["email_key", "created_at"], name="fraud_email_key_time"),
             models.Index(fields=["ip", "created_at"], name="fraud_ip_time", condition=Q(ip__isnull=False)),
-            models.Index(fields=["decision", "created_at"], name="fraud_decision_time"),
             models.Index(fields=["created_at"], name="fraud_time"),
             models.Index(
                 fields=["shadow_version", "decision", "shadow_decision"],

@@ -51,6 +51,82 @@ def test_fifty_checks_of_one_card_over_both_nodes_allow_exactly_the_hourly_maxim
     assert dict(stored) == decisions
 
 
+# Issue #15 on two nodes: rule sets stored in the database, written by a third process through the services
+# (fraud.rulesets), as an operator's admin would. They stay in force for the tests below, which check no fraud.
+
+
+def _put_in_force(cluster, note: str, **values) -> str:
+    """Draft a version with ``values``, backtest it (inline: the history is small) and activate it; its label."""
+    return cluster.shell(
+        "from datetime import timedelta\n"
+        "from django.utils import timezone\n"
+        "from fraud import rulesets\n"
+        f"draft = rulesets.ruleset_draft(note={note!r}, by='ops-a', **{values!r})\n"
+        "rulesets.backtest_job_create(rules=rulesets.ruleset_config(draft), by='ops-a', ruleset=draft,\n"
+        "    since=timezone.now() - timedelta(days=30))\n"
+        "print(rulesets.ruleset_activate(ruleset=draft, by='ops-a').label)\n"
+    ).strip()
+
+
+def test_a_one_card_burst_with_every_signal_on_and_a_shadow_allows_exactly_the_hourly_maximum(cluster):
+    active = _put_in_force(
+        cluster,
+        "cluster: every card-testing signal on",
+        max_per_hour=GUARD_MAX_PER_HOUR,
+        max_cards_per_email_day=100,
+        max_emails_per_card_day=100,
+        max_declines_per_card_hour=10,
+        max_per_ip_hour=1000,
+    )
+    shadow = cluster.shell(
+        "from fraud import rulesets\n"
+        "draft = rulesets.ruleset_draft(note='cluster: stricter, in shadow', by='ops-a', max_per_hour=3)\n"
+        "print(rulesets.ruleset_shadow_start(ruleset=draft, by='ops-a').label)\n"
+    ).strip()
+    card = f"card-{secrets.token_hex(4)}"
+
+    def check(index):
+        body = {"email": f"tester{index}@example.com", "amount": "10.00", "card_fingerprint": card}
+        return cluster.post_api(index, "/api/fraud/check", {**body, "ip": f"10.1.0.{index}"})
+
+    results = at_once(50, check)
+    assert [status for status, _ in results] == [200] * 50, results
+    decisions = Counter(body["decision"] for _, body in results)
+    assert decisions == {"allow": GUARD_MAX_PER_HOUR, "block": 50 - GUARD_MAX_PER_HOUR}
+    assert {body["ruleset_version"] for _, body in results} == {active}
+    stored = cluster.query(
+        "SELECT decision, ruleset_version, shadow_version, shadow_decision FROM fraud_fraudcheck WHERE card_key = %s",
+        [f"card:{card}"],
+    )
+    assert Counter(decision for decision, *_ in stored) == decisions
+    assert {(version, shadow_version) for _, version, shadow_version, _ in stored} == {(active, shadow)}
+    # The shadow counted under the same locks: its own maximum of 3, exactly.
+    assert Counter(row[3] for row in stored) == {"allow": 3, "block": 47}
+
+
+def test_a_version_activated_elsewhere_decides_the_next_check_on_the_other_node_without_a_restart(cluster):
+    def check_on_b():
+        card = f"card-{secrets.token_hex(4)}"
+        status, body = cluster.post_api(
+            1, "/api/fraud/check", {"email": "late@example.com", "amount": "10.00", "card_fingerprint": card}
+        )
+        assert status == 200, body
+        return body
+
+    before = [check_on_b() for _ in range(4)]  # node B's workers know the versions in force now
+    assert all(body["decision"] == "allow" for body in before), before
+    label = _put_in_force(cluster, "cluster: review everything above 5.00", review_amount="5.00")
+    assert label not in {body["ruleset_version"] for body in before}
+    # A bound, not a measurement: the version is read by node B's next counting query.
+    first = wait_until(
+        lambda: (body := check_on_b())["ruleset_version"] == label and body,
+        timeout=15,
+        message=f"node B never decided by {label}",
+    )
+    after = [first] + [check_on_b() for _ in range(6)]
+    assert {(body["ruleset_version"], body["decision"]) for body in after} == {(label, "review")}
+
+
 def test_two_hundred_emails_queued_at_once_are_each_delivered_exactly_once(cluster):
     tag = secrets.token_hex(4)
     subjects = [f"cluster {tag} #{index}" for index in range(200)]
