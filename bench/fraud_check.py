@@ -196,6 +196,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2, help="alternations of every variant (more: less noise)")
     args = parser.parse_args()
 
     env = bench_env(args.database_url, GUARD_MAX_PER_HOUR="5")
@@ -227,7 +228,7 @@ def main() -> None:
         }
         # Alternate, so drift affects all alike; the two checks swap places each round, as the run right after
         # the baseline's inserts was measured up to 0.1 slower than the one after it.
-        for round_no in range(2):
+        for round_no in range(args.rounds):
             runs["baseline"].append(load(port, "/api/bench/baseline", args.seconds, args.concurrency, 10 + round_no))
             for name in sorted(measure, reverse=bool(round_no % 2)):
                 runs[name].append(measure[name](round_no))
