@@ -306,13 +306,14 @@ def decision_tally_advance(*, now: datetime, settle: timedelta = TALLY_SETTLE, b
             except IntegrityError:  # another worker's first scrape made it
                 pass
         else:
-            window = FraudCheck.objects.filter(id__gt=mark.last_check_id, id__lte=mark.last_check_id + batch)
+            start = mark.last_check_id
+            if not FraudCheck.objects.filter(id__gt=start, id__lte=start + batch).exists():
+                # a gap in the ids as wide as a batch (rolled-back inserts, a sequence's cache): step over it
+                after = FraudCheck.objects.filter(id__gt=start).aggregate(after=Min("id"))["after"]
+                start = after - 1 if after is not None else start
+            window = FraudCheck.objects.filter(id__gt=start, id__lte=start + batch)
             upto = window.filter(created_at__lte=now - settle).aggregate(upto=Max("id"))["upto"]
-            if upto is None and not window.exists():  # a gap in the ids as wide as a batch: step over it
-                upto = FraudCheck.objects.filter(id__gt=mark.last_check_id).aggregate(after=Min("id"))["after"]
-                if upto is not None:
-                    DecisionTallyMark.objects.filter(pk=1).update(last_check_id=upto - 1, updated_at=now)
-            elif upto is not None:
+            if upto is not None:
                 counted = window.filter(id__lte=upto).values_list("rule", "decision").annotate(n=Count("id"))
                 for rule, decision, n in counted.order_by():
                     tally = DecisionTally.objects.filter(rule=rule, decision=decision)
