@@ -75,16 +75,22 @@ async def pipe(reader, writer):
     queue = asyncio.Queue()
 
     async def send():
-        while (item := await queue.get()) is not None:
-            due, chunk = item
-            await asyncio.sleep(max(due - time.monotonic(), 0))
-            writer.write(chunk)
-            await writer.drain()
+        try:
+            while (item := await queue.get()) is not None:
+                due, chunk = item
+                await asyncio.sleep(max(due - time.monotonic(), 0))
+                writer.write(chunk)
+                await writer.drain()
+        except OSError:  # the other side hung up (QUIT): nothing left to deliver
+            pass
         writer.close()
 
     sender = asyncio.create_task(send())
-    while chunk := await reader.read(65536):
-        queue.put_nowait((time.monotonic() + delay_ms / 1000, chunk))
+    try:
+        while chunk := await reader.read(65536):
+            queue.put_nowait((time.monotonic() + delay_ms / 1000, chunk))
+    except OSError:
+        pass
     queue.put_nowait(None)
     await sender
 
