@@ -274,3 +274,32 @@ class BacktestRun(models.Model):
 
     def __str__(self):
         return f"{self.job_id} {self.state}"
+
+
+class DecisionTally(models.Model):
+    """Fraud decisions counted per rule and outcome since /metrics was first scraped: a Prometheus counter.
+
+    Written only at scrape time by ``fraud.services.decision_tally_advance``, which adds the checks stored
+    since ``DecisionTallyMark.last_check_id``; never by the check itself, so the guard's hot path writes no
+    shared row. Only ever grows: checks deleted by retention were counted before and are never recounted.
+    """
+
+    rule = models.CharField(max_length=30)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "decision"], name="fraud_tally_rule_decision")]
+
+    def __str__(self):
+        return f"{self.rule} {self.decision} {self.count}"
+
+
+class DecisionTallyMark(models.Model):
+    """One row: the id of the last check counted into ``DecisionTally`` (its lock serialises scrapes)."""
+
+    last_check_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"counted up to check {self.last_check_id}"

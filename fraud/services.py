@@ -4,13 +4,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
 from echopilot.audit import audit_event
 from echopilot.exceptions import Conflict, Invalid
 from fraud import rulesets, selectors
-from fraud.models import FraudCheck, FraudReview
+from fraud.models import DecisionTally, DecisionTallyMark, FraudCheck, FraudReview
 from fraud.rules import REVIEW, Facts, RuleConfig, canonical_email, decide
 
 
@@ -281,3 +281,43 @@ def fraud_review_claim(*, review: FraudReview, by: str, now: datetime | None = N
     review.claimed_by, review.claimed_until = by, until
     audit_event("fraud_guard", event, check_id=review.fraud_check.check_id, by=by, until=until, **extra)
     return True
+
+
+TALLY_SETTLE = timedelta(seconds=30)  # a check's transaction commits well within this; younger ones wait a scrape
+TALLY_BATCH = 50_000  # checks counted per scrape at most: a long pause between scrapes catches up in steps
+
+
+def decision_tally_advance(*, now: datetime, settle: timedelta = TALLY_SETTLE, batch: int = TALLY_BATCH) -> dict:
+    """Count the checks stored since the last call into ``DecisionTally`` and return every total.
+
+    ``{(rule, decision): count}``, the same from every worker and node: the totals live in the database and
+    the mark's row lock (SQLite: the write lock) lets one scrape advance at a time. Reads one primary-key range
+    of at most ``batch`` checks, those older than ``settle``, so a check whose transaction has not committed
+    yet is not skipped. The first call starts counting from the newest check: the totals count decisions since
+    /metrics was first scraped, as a process counter counts since the process started.
+    """
+    with transaction.atomic():
+        mark = DecisionTallyMark.objects.select_for_update().filter(pk=1).first()
+        if mark is None:
+            newest = FraudCheck.objects.aggregate(newest=Max("id"))["newest"] or 0
+            try:
+                with transaction.atomic():
+                    DecisionTallyMark.objects.create(pk=1, last_check_id=newest, updated_at=now)
+            except IntegrityError:  # another worker's first scrape made it
+                pass
+        else:
+            start = mark.last_check_id
+            if not FraudCheck.objects.filter(id__gt=start, id__lte=start + batch).exists():
+                # a gap in the ids as wide as a batch (rolled-back inserts, a sequence's cache): step over it
+                after = FraudCheck.objects.filter(id__gt=start).aggregate(after=Min("id"))["after"]
+                start = after - 1 if after is not None else start
+            window = FraudCheck.objects.filter(id__gt=start, id__lte=start + batch)
+            upto = window.filter(created_at__lte=now - settle).aggregate(upto=Max("id"))["upto"]
+            if upto is not None:
+                counted = window.filter(id__lte=upto).values_list("rule", "decision").annotate(n=Count("id"))
+                for rule, decision, n in counted.order_by():
+                    tally = DecisionTally.objects.filter(rule=rule, decision=decision)
+                    if not tally.update(count=F("count") + n):
+                        DecisionTally.objects.create(rule=rule, decision=decision, count=n)
+                DecisionTallyMark.objects.filter(pk=1).update(last_check_id=upto, updated_at=now)
+        return {(t.rule, t.decision): t.count for t in DecisionTally.objects.order_by("rule", "decision")}

@@ -10,16 +10,19 @@ import os
 import time
 from datetime import timedelta
 
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from echopilot.taskqueue import process_started_at, task_queue_stall, task_queue_state
 from fraud.models import FraudCheck
-from notifications.models import Email
+from fraud.services import decision_tally_advance
+from notifications.models import Email, Status
 from observability.models import Alert
-from observability.selectors import count_by, queue_depth
+from observability.selectors import count_by, open_reviews, queue_depth
+from payments.models import WebhookEvent, WebhookRejection
 
 REQUESTS = Counter("echopilot_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=None)
 LATENCY = Histogram(
@@ -48,32 +51,109 @@ class RequestMetricsMiddleware:
 
 
 class BusinessCollector(Collector):
-    """Gauges counted from the database at scrape time (indexed 24-hour windows)."""
+    """Business series computed from the database at scrape time, so every worker and node answers the same.
+
+    Each is cheap: an index probe or range (windows of 24 hours on a time index), one row per alert rule, or
+    the fraud checks stored since the previous scrape (``fraud.services.decision_tally_advance``).
+    """
 
     def collect(self):
-        since = timezone.now() - timedelta(hours=24)
-        fraud = GaugeMetricFamily(
-            "echopilot_fraud_decisions_24h", "Fraud decisions in the past 24 hours", labels=["decision"]
-        )
-        for decision, count in count_by(FraudCheck.objects.filter(created_at__gte=since), "decision").items():
-            fraud.add_metric([decision], count)
-        yield fraud
+        now = timezone.now()
+        since = now - timedelta(hours=24)
+        yield from fraud_series(now=now, since=since)
         emails = GaugeMetricFamily(
             "echopilot_emails_24h", "Emails written in the past 24 hours by status", labels=["status"]
         )
-        for status, count in count_by(Email.objects.filter(created_at__gte=since), "status").items():
-            emails.add_metric([status], count)
+        by_status = count_by(Email.objects.filter(created_at__gte=since), "status")
+        for status in Status.values:
+            emails.add_metric([status], by_status.get(status, 0))
         yield emails
-        alerts = GaugeMetricFamily("echopilot_alerts_firing", "Production alerts firing", labels=["severity"])
-        firing = count_by(Alert.objects.filter(status=Alert.Status.FIRING), "severity")
-        for severity in Alert.Severity.values:
-            alerts.add_metric([severity], firing.get(severity, 0))
-        yield alerts
+        yield GaugeMetricFamily(
+            "echopilot_emails_queued",
+            "Emails waiting to be sent (queued, due now or retrying later)",
+            value=Email.objects.filter(status=Status.QUEUED).count(),
+        )
+        yield from webhook_series(now=now, since=since)
+        yield from alert_series()
         yield from task_queue_gauges()
         queued = queue_depth()
         if queued is None:  # the broker is down: the gauge is absent rather than wrong
             return
         yield GaugeMetricFamily("echopilot_task_queue_depth", "Tasks waiting in the queue", value=queued)
+
+
+def fraud_series(*, now, since):
+    decisions = CounterMetricFamily(
+        "echopilot_fraud_decisions",
+        "Fraud decisions by rule and outcome since /metrics was first scraped (checks older than 30 s)",
+        labels=["rule", "outcome"],
+    )
+    for (rule, outcome), count in decision_tally_advance(now=now).items():
+        decisions.add_metric([rule, outcome], count)
+    yield decisions
+    window = GaugeMetricFamily(
+        "echopilot_fraud_decisions_24h", "Fraud decisions in the past 24 hours", labels=["decision"]
+    )
+    for decision, count in count_by(FraudCheck.objects.filter(created_at__gte=since), "decision").items():
+        window.add_metric([decision], count)
+    yield window
+    count, oldest = open_reviews()
+    yield GaugeMetricFamily("echopilot_fraud_reviews_open", "Fraud reviews waiting for a decision", value=count)
+    yield GaugeMetricFamily(
+        "echopilot_fraud_review_oldest_open_age_seconds",
+        "Seconds the oldest open fraud review has waited (0 when none is open)",
+        value=max((now - oldest).total_seconds(), 0) if oldest else 0,
+    )
+
+
+def webhook_series(*, now, since):
+    events = GaugeMetricFamily(
+        "echopilot_webhook_events_24h",
+        "Provider webhook events received in the past 24 hours by status",
+        labels=["status"],
+    )
+    by_status = count_by(WebhookEvent.objects.filter(received_at__gte=since), "status")
+    for status in WebhookEvent.Status.values:
+        events.add_metric([status], by_status.get(status, 0))
+    yield events
+    refusals = GaugeMetricFamily(
+        "echopilot_webhook_refusals_24h",
+        "Webhook deliveries refused in the past 24 hours (signature, content type or body) by reason",
+        labels=["reason"],
+    )
+    refused = dict(
+        WebhookRejection.objects.filter(minute__gte=since).values_list("reason").annotate(n=Sum("count")).order_by()
+    )
+    for reason in WebhookRejection.Reason.values:
+        refusals.add_metric([reason], refused.get(reason, 0))
+    yield refusals
+    failed = WebhookEvent.objects.filter(status=WebhookEvent.Status.FAILED).aggregate(
+        n=Count("id"), oldest=Min("received_at")
+    )
+    yield GaugeMetricFamily(
+        "echopilot_webhook_events_failed",
+        "Verified webhook events whose processing failed and that wait for a redelivery or a reprocess",
+        value=failed["n"],
+    )
+    yield GaugeMetricFamily(
+        "echopilot_webhook_processing_lag_seconds",
+        "Seconds the oldest verified webhook event still unprocessed (failed) has waited (0 when none waits)",
+        value=max((now - failed["oldest"]).total_seconds(), 0) if failed["oldest"] else 0,
+    )
+
+
+def alert_series():
+    """Alerts by state (the states are the model's choices) and firing alerts by severity."""
+    states = GaugeMetricFamily("echopilot_alerts", "Production alerts by state", labels=["state"])
+    by_state = count_by(Alert.objects.all(), "status")  # one row per rule and fingerprint: a handful
+    for state in Alert.Status.values:
+        states.add_metric([state], by_state.get(state, 0))
+    yield states
+    alerts = GaugeMetricFamily("echopilot_alerts_firing", "Production alerts firing", labels=["severity"])
+    firing = count_by(Alert.objects.filter(status=Alert.Status.FIRING), "severity")
+    for severity in Alert.Severity.values:
+        alerts.add_metric([severity], firing.get(severity, 0))
+    yield alerts
 
 
 def task_queue_gauges():
