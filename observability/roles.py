@@ -18,16 +18,23 @@ OPERATORS = "Operators"
 
 ROLES: dict[str, list[str]] = {
     # The review queue: see checks, reviews, lists and the customer's payments; open, approve and reject reviews.
+    # Rule sets: see them, draft new versions, backtest them and run them in shadow (none of which changes a
+    # decision). Activating and approving are left out of both roles: give fraud.activate_ruleset and
+    # fraud.approve_ruleset to the people who own the rules, in a group of your own.
     FRAUD_REVIEWERS: [
         "fraud.view_fraudcheck",
         "fraud.view_fraudreview",
         "fraud.view_listentry",
         "fraud.review_fraudcheck",
+        "fraud.view_ruleset",
+        "fraud.add_ruleset",
+        "fraud.change_ruleset",
+        "fraud.view_backtestrun",
         "payments.view_payment",
     ],
     # Running the service: see everything, the dashboard and the API docs; revoke keys and portal links,
     # requeue and resend messages, reprocess webhook events, resubmit failed tasks, keep the allow and
-    # block list and the alert silences. Not: decide reviews, edit payments, manage users, unlock logins.
+    # block list, the alert silences and the email suppression list. Not: decide reviews, edit payments, manage users, unlock logins.
     OPERATORS: [
         "echopilot.view_apikey",
         "echopilot.add_apikey",
@@ -45,10 +52,15 @@ ROLES: dict[str, list[str]] = {
         "fraud.add_listentry",
         "fraud.change_listentry",
         "fraud.delete_listentry",
+        "fraud.view_ruleset",
+        "fraud.view_backtestrun",
         "notifications.view_email",
         "notifications.resend_email",
         "notifications.view_telegrammessage",
         "notifications.requeue_telegrammessage",
+        "notifications.view_suppression",
+        "notifications.delete_suppression",
+        "notifications.view_deliveryfeedback",
         "portal.view_portallink",
         "portal.revoke_portallink",
         "observability.view_dashboard",

@@ -35,6 +35,15 @@ STAFF_PAGES = {
 ADMIN_PAGES = {
     "auth_user_password_change": "auth.change_user",
 }
+# Custom admin URLs that only take a POST (buttons on a rule set's page), each with the permission it needs.
+ADMIN_POSTS = {
+    "fraud_ruleset_backtest": "fraud.change_ruleset",
+    "fraud_ruleset_shadow_start": "fraud.change_ruleset",
+    "fraud_ruleset_shadow_stop": "fraud.change_ruleset",
+    "fraud_ruleset_activate": "fraud.activate_ruleset",
+    "fraud_ruleset_withdraw": "fraud.activate_ruleset",
+    "fraud_ruleset_approve": "fraud.approve_ruleset",
+}
 _STANDARD_VIEWS = ("changelist", "add", "change", "delete", "history")
 
 
@@ -182,7 +191,18 @@ def _admin_pages():
 
 
 def test_every_custom_admin_page_is_listed_with_its_permission():
-    assert set(_admin_pages()) == set(ADMIN_PAGES)
+    assert set(_admin_pages()) == set(ADMIN_PAGES) | set(ADMIN_POSTS)
+
+
+@pytest.mark.parametrize("name", sorted(ADMIN_POSTS))
+def test_custom_admin_posts_need_their_permission(login, viewer, name):
+    from fraud.rulesets import ruleset_draft
+
+    path = reverse(f"admin:{name}", args=[ruleset_draft(note="x", by="user:ann").pk])
+    assert login(make_user("nobody")).post(path).status_code == 403
+    assert login(make_user("reader", permissions=["fraud.view_ruleset"])).post(path).status_code == 403
+    permitted = make_user("permitted", permissions=[ADMIN_POSTS[name], "fraud.view_ruleset"])
+    assert login(permitted).post(path, {"days": "7"}).status_code == 302  # done, or refused with a message
 
 
 @pytest.mark.parametrize("name", sorted(ADMIN_PAGES))
