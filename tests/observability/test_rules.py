@@ -83,7 +83,10 @@ def test_policy_notifies_start_then_reminds_every_repeat_then_resolves_once():
 def test_policy_keeps_silenced_alerts_quiet_and_announces_them_once_the_silence_ends():
     start = NOW - HOUR
     assert kind(silenced=True) is None
-    assert kind(was_firing=True, firing=False, silenced=True, started_at=start, last_notified_at=start) is None
+    # Announced firing, silenced afterwards: the resolve still goes out, unless the setting says otherwise.
+    assert kind(was_firing=True, firing=False, silenced=True, started_at=start, last_notified_at=start) == "resolved"
+    quiet = {"send_resolved_when_silenced": False}
+    assert kind(was_firing=True, firing=False, silenced=True, started_at=start, last_notified_at=start, **quiet) is None
     assert kind(was_firing=True, started_at=start, last_notified_at=None) == "firing"
     # An episode never announced is not announced as resolved either.
     assert kind(was_firing=True, firing=False, started_at=start, last_notified_at=start - HOUR) is None
