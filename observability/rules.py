@@ -210,7 +210,7 @@ def window_active(*, weekdays: list[int], start: time, end: time, time_zone: str
     The window opens on each of ``weekdays`` (0 Monday) at ``start`` and closes at ``end`` (the next day when at
     or before ``start``), both wall-clock times in ``time_zone``: across a daylight-saving change it keeps its
     local times and is an hour shorter or longer. A start that does not exist that day (in the skipped hour) is
-    read with the offset before the change, a repeated one as its first occurrence.
+    read with the offset before the change (02:30 is 03:30 after it), a repeated one as its first occurrence.
     """
     zone = zoneinfo.ZoneInfo(time_zone)
     today = now.astimezone(zone).date()
