@@ -27,7 +27,7 @@ ROLES: dict[str, list[str]] = {
     ],
     # Running the service: see everything, the dashboard and the API docs; revoke keys and portal links,
     # requeue and resend messages, reprocess webhook events, resubmit failed tasks, keep the allow and
-    # block list and the alert silences. Not: decide reviews, edit payments, manage users, unlock logins.
+    # block list, the alert silences and maintenance windows. Not: decide reviews, edit payments, manage users, unlock logins.
     OPERATORS: [
         "echopilot.view_apikey",
         "echopilot.add_apikey",
@@ -58,6 +58,11 @@ ROLES: dict[str, list[str]] = {
         "observability.add_silence",
         "observability.change_silence",
         "observability.delete_silence",
+        "observability.view_alerttransition",
+        "observability.view_maintenancewindow",
+        "observability.add_maintenancewindow",
+        "observability.change_maintenancewindow",
+        "observability.delete_maintenancewindow",
         "django_q.view_schedule",
         "django_q.view_success",
         "django_q.view_failure",

@@ -97,6 +97,15 @@ def revenue_dip(*, currency: str, current: Decimal, previous: Decimal, dip_perce
     )
 
 
+# Every alert rule, for the admin's choices (task_queue_stalled is sent by the watchdog of `serve`).
+RULE_NAMES = (
+    "webhook_failures",
+    "webhook_signature_failures",
+    "payment_error_rate",
+    "revenue_dip",
+    "task_queue_stalled",
+)
+
 # Rules whose observed value and threshold are percentages; the others count events.
 PERCENT_RULES = frozenset({"payment_error_rate", "revenue_dip"})
 

@@ -67,6 +67,10 @@ def firing_alerts() -> list[Alert]:
     return list(Alert.objects.filter(status=Alert.Status.FIRING).order_by("rule", "fingerprint"))
 
 
+def pending_alerts() -> list[Alert]:
+    return list(Alert.objects.filter(status=Alert.Status.PENDING).order_by("rule", "fingerprint"))
+
+
 def open_reviews() -> tuple[int, datetime | None]:
     """How many reviews are open and when the oldest was opened: one query on the queue index (state, opened_at)."""
     row = FraudReview.objects.filter(state=FraudReview.State.OPEN).aggregate(count=Count("id"), oldest=Min("opened_at"))
