@@ -537,7 +537,15 @@ ALERT_WEBHOOK_SIGNATURE_FAILURES = env_int("ALERT_WEBHOOK_SIGNATURE_FAILURES", 2
 ALERT_PAYMENT_ERROR_RATE = env_float("ALERT_PAYMENT_ERROR_RATE", 5.0, minimum=0)
 ALERT_MIN_PAYMENTS = env_int("ALERT_MIN_PAYMENTS", 20, minimum=1)
 ALERT_REVENUE_DIP_PERCENT = env_float("ALERT_REVENUE_DIP_PERCENT", 30.0, minimum=0)
-ALERT_REPEAT_HOURS = env_int("ALERT_REPEAT_HOURS", 4, minimum=1)
+# Alert timing, Prometheus/Alertmanager style, for every rule. `for`: minutes a rule's condition must hold before
+# its alert fires (pending until then; 0 fires at the first evaluation that sees it; evaluations run every 5 minutes,
+# so a smaller value waits for the next one). `keep_firing_for`: minutes a firing alert whose condition cleared
+# stays firing (anti-flap; if the condition returns meanwhile it never resolved). Repeat: hours between reminders.
+ALERT_FOR_MINUTES = env_int("ALERT_FOR_MINUTES", 0, minimum=0, maximum=7 * 24 * 60)
+ALERT_KEEP_FIRING_FOR_MINUTES = env_int("ALERT_KEEP_FIRING_FOR_MINUTES", 0, minimum=0, maximum=7 * 24 * 60)
+ALERT_REPEAT_HOURS = env_int("ALERT_REPEAT_HOURS", 4, minimum=1, maximum=24 * 30)
+# Send the resolve of an alert that was announced firing and silenced afterwards (Alertmanager sends none).
+ALERT_SEND_RESOLVED_WHEN_SILENCED = env_bool("ALERT_SEND_RESOLVED_WHEN_SILENCED", True)
 # Comma-separated recipients of the daily report. Empty: the report is skipped (an audit event says so).
 REPORTS_TO = env_emails("REPORTS_TO")
 # Days of snapshots, heartbeats, task results, resolved alerts, refused-webhook counts and rotated NDJSON files kept.

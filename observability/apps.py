@@ -8,6 +8,8 @@ class ObservabilityConfig(AppConfig):
 
     def ready(self):
         from echopilot.signals import service_started, task_queue_stall_changed
+        from notifications.signals import telegram_button
+        from observability.alerts import alert_button_receive
         from observability.roles import roles_sync_after_migrate
         from observability.snapshots import snapshot_take_at_start_receive
         from observability.stall import task_queue_alert_receive
@@ -22,3 +24,5 @@ class ObservabilityConfig(AppConfig):
         task_queue_stall_changed.connect(task_queue_alert_receive, dispatch_uid="observability.task_queue_alert")
         # `serve` (the platform) has started its web nodes: the first snapshot is ours to take.
         service_started.connect(snapshot_take_at_start_receive, dispatch_uid="observability.snapshot_at_start")
+        # A press of an alert message's button (the webhook is notifications'): acknowledge or silence the alert.
+        telegram_button.connect(alert_button_receive, dispatch_uid="observability.alert_button")

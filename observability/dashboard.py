@@ -135,5 +135,6 @@ def context(*, period: str, now: datetime) -> dict:
         if latest
         else "",
         "firing": selectors.firing_alerts(),
+        "pending": selectors.pending_alerts(),
         "charts": [mark_safe(chart) for chart in charts],  # noqa: S308 - svg escapes every text it draws
     }

@@ -37,6 +37,14 @@ def _reviews(now: datetime) -> Panel:
     )
 
 
+def _handled(firing) -> str:
+    """ "; 1 acknowledged, 2 silenced" for the alerts someone is on or that are kept quiet."""
+    acknowledged = sum(bool(alert.acknowledged_by) for alert in firing)
+    silenced = sum(bool(alert.silenced_by) for alert in firing)
+    parts = [f"{acknowledged} acknowledged" if acknowledged else "", f"{silenced} silenced" if silenced else ""]
+    return "; " + ", ".join(part for part in parts if part) if acknowledged or silenced else ""
+
+
 def _alerts() -> Panel:
     firing = selectors.firing_alerts()
     names = [alert.name for alert in firing[:MAX_ALERT_NAMES]]
@@ -45,7 +53,7 @@ def _alerts() -> Panel:
         key="alerts",
         title="Firing alerts",
         value=f"{len(firing)} firing",
-        detail=", ".join(names) + (f" and {more} more" if more else "") if firing else "none",
+        detail=(", ".join(names) + (f" and {more} more" if more else "") + _handled(firing)) if firing else "none",
         url=reverse("admin:observability_alert_changelist") + "?status__exact=firing",
         tone="bad" if any(alert.severity == "critical" for alert in firing) else "warn" if firing else "good",
     )

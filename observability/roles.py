@@ -34,7 +34,8 @@ ROLES: dict[str, list[str]] = {
     ],
     # Running the service: see everything, the dashboard and the API docs; revoke keys and portal links,
     # requeue and resend messages, reprocess webhook events, resubmit failed tasks, keep the allow and
-    # block list, the alert silences and the email suppression list. Not: decide reviews, edit payments, manage users, unlock logins.
+    # block list, the alert silences, the maintenance windows and the email suppression list.
+    # Not: decide reviews, edit payments, manage users, unlock logins.
     OPERATORS: [
         "echopilot.view_apikey",
         "echopilot.add_apikey",
@@ -70,6 +71,11 @@ ROLES: dict[str, list[str]] = {
         "observability.add_silence",
         "observability.change_silence",
         "observability.delete_silence",
+        "observability.view_alerttransition",
+        "observability.view_maintenancewindow",
+        "observability.add_maintenancewindow",
+        "observability.change_maintenancewindow",
+        "observability.delete_maintenancewindow",
         "django_q.view_schedule",
         "django_q.view_success",
         "django_q.view_failure",

@@ -1,8 +1,10 @@
 """Pure rules: alert thresholds, the notification policy, KPIs and health. No database, no clock."""
 
+import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 
 from echopilot.audit import utc_iso
 from echopilot.money import money_format
@@ -95,6 +97,15 @@ def revenue_dip(*, currency: str, current: Decimal, previous: Decimal, dip_perce
     )
 
 
+# Every alert rule, for the admin's choices (task_queue_stalled is sent by the watchdog of `serve`).
+RULE_NAMES = (
+    "webhook_failures",
+    "webhook_signature_failures",
+    "payment_error_rate",
+    "revenue_dip",
+    "task_queue_stalled",
+)
+
 # Rules whose observed value and threshold are percentages; the others count events.
 PERCENT_RULES = frozenset({"payment_error_rate", "revenue_dip"})
 
@@ -113,6 +124,51 @@ def alert_value_text(rule: str, value: float | None) -> str:
     return f"{_number_text(value, 1)}%" if rule in PERCENT_RULES else _number_text(value, 0)
 
 
+PENDING = "pending"
+FIRING = "firing"
+RESOLVED = "resolved"
+INACTIVE = "inactive"
+
+
+@dataclass(frozen=True)
+class Step:
+    status: str
+    pending_since: datetime | None  # when the condition began holding (the episode's start)
+    cleared_at: datetime | None  # when a firing alert's condition cleared (keep_firing_for runs from here)
+
+
+def alert_step(
+    *,
+    status: str | None,
+    condition: bool,
+    pending_since: datetime | None,
+    cleared_at: datetime | None,
+    now: datetime,
+    hold: timedelta,
+    keep: timedelta,
+) -> Step:
+    """An alert's state after one evaluation, as Prometheus does it (``status`` None: no alert yet).
+
+    The condition must hold ``hold`` (``for``) before the alert fires: ``pending`` until
+    an evaluation finds it held that long (so a ``for`` shorter than the evaluation
+    interval fires at the next evaluation; 0 fires at once). A pending alert whose
+    condition clears is ``inactive`` (it never fired). A firing alert whose condition
+    clears keeps firing until ``keep`` (``keep_firing_for``) has passed since it cleared;
+    a condition back meanwhile means it never resolved.
+    """
+    if status == FIRING:
+        if condition:
+            return Step(FIRING, pending_since, None)
+        cleared = cleared_at or now
+        if now - cleared >= keep:
+            return Step(RESOLVED, None, None)
+        return Step(FIRING, pending_since, cleared)
+    if not condition:
+        return Step(INACTIVE if status == PENDING else status, None, None)
+    since = pending_since if status == PENDING and pending_since is not None else now
+    return Step(FIRING if now - since >= hold else PENDING, since, None)
+
+
 def notification_kind(
     *,
     was_firing: bool,
@@ -122,21 +178,62 @@ def notification_kind(
     now: datetime,
     repeat: timedelta,
     silenced: bool,
+    acknowledged: bool = False,
+    send_resolved_when_silenced: bool = True,
 ) -> str | None:
     """What to tell about one alert after an evaluation: "firing", "reminder", "resolved" or nothing.
 
     ``started_at`` is the start of the current (or just ended) firing episode. A
     silenced alert is never announced; once the silence ends while it still fires,
-    it is announced as firing. A resolve is announced only when the episode was.
+    it is announced as firing. An acknowledged alert gets no reminders. A resolve
+    is announced only when the episode was, and, when the alert is silenced now,
+    only with ``send_resolved_when_silenced`` (whoever saw it fire hears it is over).
     """
-    if silenced:
-        return None
     announced = last_notified_at is not None and started_at is not None and last_notified_at >= started_at
     if firing:
+        if silenced:
+            return None
         if not was_firing or not announced:
             return "firing"
+        if acknowledged:
+            return None
         return "reminder" if now - last_notified_at >= repeat else None
-    return "resolved" if was_firing and announced else None
+    if was_firing and announced and (send_resolved_when_silenced or not silenced):
+        return "resolved"
+    return None
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone_known(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone of the zone database (``Europe/Berlin``, ``UTC``)."""
+    return isinstance(name, str) and name in _time_zones()
+
+
+def window_active(*, weekdays: list[int], start: time, end: time, time_zone: str, now: datetime) -> bool:
+    """Whether a weekly maintenance window is open at ``now`` (aware).
+
+    The window opens on each of ``weekdays`` (0 Monday) at ``start`` and closes at ``end`` (the next day when at
+    or before ``start``), both wall-clock times in ``time_zone``: across a daylight-saving change it keeps its
+    local times and is an hour shorter or longer. A start that does not exist that day (in the skipped hour) is
+    read with the offset before the change (02:30 is 03:30 after it), a repeated one as its first occurrence.
+    """
+    zone = zoneinfo.ZoneInfo(time_zone)
+    today = now.astimezone(zone).date()
+    moment = now.astimezone(UTC)
+    for back in (0, 1):  # a window opened yesterday may still be open
+        day = today - timedelta(days=back)
+        if day.weekday() not in weekdays:
+            continue
+        opens = datetime.combine(day, start, tzinfo=zone)
+        closes = datetime.combine(day + timedelta(days=1) if end <= start else day, end, tzinfo=zone)
+        # Compared in UTC: two datetimes sharing a tzinfo compare by wall clock, ignoring the offset.
+        if opens.astimezone(UTC) <= moment < closes.astimezone(UTC):
+            return True
+    return False
 
 
 # --- Governance KPIs ------------------------------------------------------------------

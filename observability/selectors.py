@@ -1,5 +1,6 @@
 """Observability: reads. Every business count is over an indexed time window, never the whole table."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from echopilot.models import Heartbeat
 from echopilot.money import CENT
 from fraud.models import FraudCheck, FraudReview
 from notifications.models import Email, Status
-from observability.models import Alert, Silence, Snapshot
+from observability.models import Alert, MaintenanceWindow, Silence, Snapshot
 from observability.rules import Kpi, rate
 from payments.models import Payment, WebhookEvent, WebhookRejection
 
@@ -53,10 +54,11 @@ def snapshot_list(*, since: datetime | None, limit: int) -> list[Snapshot]:
 
 
 def alert_list(*, now: datetime, recent_hours: int = 24 * 7) -> list[Alert]:
-    """Firing alerts, then those resolved in the past week."""
+    """Firing alerts, then pending ones, then those resolved in the past week."""
     return list(
         Alert.objects.filter(
-            Q(status=Alert.Status.FIRING) | Q(resolved_at__gte=now - timedelta(hours=recent_hours))
+            Q(status__in=[Alert.Status.FIRING, Alert.Status.PENDING])
+            | Q(resolved_at__gte=now - timedelta(hours=recent_hours))
         ).order_by("status", "-last_evaluated_at")
     )
 
@@ -65,14 +67,42 @@ def firing_alerts() -> list[Alert]:
     return list(Alert.objects.filter(status=Alert.Status.FIRING).order_by("rule", "fingerprint"))
 
 
+def pending_alerts() -> list[Alert]:
+    return list(Alert.objects.filter(status=Alert.Status.PENDING).order_by("rule", "fingerprint"))
+
+
 def open_reviews() -> tuple[int, datetime | None]:
     """How many reviews are open and when the oldest was opened: one query on the queue index (state, opened_at)."""
     row = FraudReview.objects.filter(state=FraudReview.State.OPEN).aggregate(count=Count("id"), oldest=Min("opened_at"))
     return row["count"], row["oldest"]
 
 
-def silenced_rules(*, now: datetime) -> set[str]:
-    return set(Silence.objects.filter(until__gt=now).values_list("rule", flat=True))
+@dataclass(frozen=True)
+class Silencers:
+    """The one-off silences running at ``now`` and every maintenance window (whether one is open depends on
+    ``now`` in its own time zone, so they are all loaded: a handful of rows)."""
+
+    silences: list[Silence]
+    windows: list[MaintenanceWindow]
+    now: datetime
+
+    def of(self, rule: str, fingerprint: str = "") -> str:
+        """What silences this alert now, for people ("" when nothing does); a one-off silence before a window."""
+        for silence in self.silences:
+            if silence.covers(rule, fingerprint):
+                return silence.text
+        for window in self.windows:
+            if window.covers(rule, self.now):
+                return window.text
+        return ""
+
+
+def silencers(*, now: datetime) -> Silencers:
+    return Silencers(
+        silences=list(Silence.objects.filter(until__gt=now).select_related("author").order_by("-until", "id")),
+        windows=list(MaintenanceWindow.objects.order_by("id")),
+        now=now,
+    )
 
 
 # --- Numbers for the alert rules --------------------------------------------------------

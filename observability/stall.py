@@ -7,8 +7,8 @@ thread, through the same claims the workers use: when the queue runs again, its 
 tasks find the rows sent and send nothing twice. A delivery that fails now stays queued
 with its retry time, for the sweeps once the queue is back.
 
-A silence for the rule ``task_queue_stalled`` (admin → Observability → Silences) stops
-the messages; the watchdog's events are recorded all the same.
+A silence for the rule ``task_queue_stalled`` (admin → Observability → Silences), or a
+maintenance window of it or of all rules, stops the messages; the watchdog's events are recorded all the same.
 """
 
 from datetime import datetime
@@ -53,7 +53,7 @@ def task_queue_alert(
     if event not in ("stalled", "recovered"):
         raise ValueError(f"unknown task queue event {event!r}")
     now = now or timezone.now()
-    silenced = RULE in selectors.silenced_rules(now=now)
+    silenced = bool(selectors.silencers(now=now).of(RULE, node))
     audit_event(
         "production_alerts",
         f"alert_{'firing' if event == 'stalled' else 'resolved'}",

@@ -97,7 +97,7 @@ def test_five_unsigned_posts_page_nobody(on_commit, client):
     assert alerts_evaluate().notified == []
 
 
-def test_a_burst_reaches_telegram_and_email_as_one_message_each(settings, on_commit, smtp_server, telegram_api):
+def test_a_burst_reaches_telegram_and_email_as_one_message_per_alert(settings, on_commit, smtp_server, telegram_api):
     settings.ALERT_EMAIL_TO = ["ops@example.com"]
     failed_webhooks(10, NOW - MIN)
     for n in range(19):
@@ -106,11 +106,17 @@ def test_a_burst_reaches_telegram_and_email_as_one_message_each(settings, on_com
     with on_commit(execute=True):
         evaluation = alerts_evaluate(now=NOW)
     assert sorted(evaluation.notified) == ["firing:payment_error_rate", "firing:webhook_failures"]
-    assert len(telegram_api.requests) == 1
-    assert "payment_error_rate" in telegram_api.requests[0]["body"]["text"]
-    assert len(smtp_server.messages) == 1
-    assert smtp_server.messages[0]["message"]["Subject"] == "EchoPilot alerts: 2 firing"
-    assert Email.objects.get(kind=Kind.ALERT).status == Status.SENT
+    # One message per alert, so that each one's buttons act on exactly that alert.
+    assert len(telegram_api.requests) == 2
+    assert sorted(request["body"]["text"].split("\n")[0] for request in telegram_api.requests) == [
+        "<b>EchoPilot alert firing: payment_error_rate</b>",
+        "<b>EchoPilot alert firing: webhook_failures</b>",
+    ]
+    assert sorted(message["message"]["Subject"] for message in smtp_server.messages) == [
+        "EchoPilot alert firing: payment_error_rate",
+        "EchoPilot alert firing: webhook_failures",
+    ]
+    assert set(Email.objects.filter(kind=Kind.ALERT).values_list("status", flat=True)) == {Status.SENT}
 
 
 def test_payment_error_rate_waits_for_the_minimum_sample(on_commit):

@@ -1,7 +1,7 @@
 """Pure rules: thresholds, minimum sample, notification policy, governance and health. No database."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,6 +10,7 @@ from observability import rules
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+MIN = timedelta(minutes=1)
 
 
 @pytest.mark.parametrize(("failures", "firing"), [(0, False), (3, False), (4, True), (50, True)])
@@ -83,7 +84,10 @@ def test_policy_notifies_start_then_reminds_every_repeat_then_resolves_once():
 def test_policy_keeps_silenced_alerts_quiet_and_announces_them_once_the_silence_ends():
     start = NOW - HOUR
     assert kind(silenced=True) is None
-    assert kind(was_firing=True, firing=False, silenced=True, started_at=start, last_notified_at=start) is None
+    # Announced firing, silenced afterwards: the resolve still goes out, unless the setting says otherwise.
+    assert kind(was_firing=True, firing=False, silenced=True, started_at=start, last_notified_at=start) == "resolved"
+    quiet = {"send_resolved_when_silenced": False}
+    assert kind(was_firing=True, firing=False, silenced=True, started_at=start, last_notified_at=start, **quiet) is None
     assert kind(was_firing=True, started_at=start, last_notified_at=None) == "firing"
     # An episode never announced is not announced as resolved either.
     assert kind(was_firing=True, firing=False, started_at=start, last_notified_at=start - HOUR) is None
@@ -226,3 +230,77 @@ def test_every_rule_summary_shows_numbers_for_people():
     assert summaries[3] == "revenue JPY 1,200,000 in the past 24 h vs JPY 3,000,000 the day before (-60.0%)"
     for summary in summaries:  # no float or Decimal noise such as "522.170000000000" or "98.0000%"
         assert not re.search(r"\.\d{3,}|e[+-]\d", summary), summary
+
+
+# --- Alert timing and maintenance windows (pure) -------------------------------------------------------------
+
+
+def step(status, condition, *, pending_since=None, cleared_at=None, now=NOW, hold=0, keep=0):
+    return rules.alert_step(
+        status=status,
+        condition=condition,
+        pending_since=pending_since,
+        cleared_at=cleared_at,
+        now=now,
+        hold=timedelta(minutes=hold),
+        keep=timedelta(minutes=keep),
+    )
+
+
+def test_alert_step_waits_for_for_and_keeps_firing_for_keep_firing_for():
+    assert step(None, True, hold=10) == rules.Step("pending", NOW, None)
+    assert step("pending", True, pending_since=NOW - 9 * MIN, hold=10).status == "pending"
+    assert step("pending", True, pending_since=NOW - 10 * MIN, hold=10) == rules.Step("firing", NOW - 10 * MIN, None)
+    assert step("pending", False, pending_since=NOW - 10 * MIN, hold=10) == rules.Step("inactive", None, None)
+    assert step("firing", False, pending_since=NOW - HOUR, keep=10) == rules.Step("firing", NOW - HOUR, NOW)
+    assert step("firing", False, cleared_at=NOW - 9 * MIN, keep=10).status == "firing"
+    assert step("firing", False, cleared_at=NOW - 10 * MIN, keep=10) == rules.Step("resolved", None, None)
+    assert step("firing", True, cleared_at=NOW - 9 * MIN, keep=10).cleared_at is None  # back: never resolved
+    assert step("resolved", False) == rules.Step("resolved", None, None)
+    assert step("resolved", True).status == "firing"
+
+
+def open_at(moment, *, weekdays=range(7), start=time(1), end=time(5), zone="Europe/Berlin"):
+    return rules.window_active(weekdays=list(weekdays), start=start, end=end, time_zone=zone, now=moment)
+
+
+def test_a_window_keeps_its_wall_clock_times_across_the_spring_change():
+    # Berlin, 01:00-05:00 local. Saturday 2026-03-28 (CET, UTC+1): 00:00-04:00 UTC.
+    assert open_at(datetime(2026, 3, 28, 3, 30, tzinfo=UTC))
+    assert not open_at(datetime(2026, 3, 28, 4, 0, tzinfo=UTC))
+    # Sunday 2026-03-29 the clocks go 02:00 -> 03:00: 01:00 CET to 05:00 CEST is 00:00-03:00 UTC, an hour shorter.
+    assert open_at(datetime(2026, 3, 29, 0, 0, tzinfo=UTC))
+    assert open_at(datetime(2026, 3, 29, 2, 59, tzinfo=UTC))
+    assert not open_at(datetime(2026, 3, 29, 3, 30, tzinfo=UTC))
+    assert not open_at(datetime(2026, 3, 28, 23, 59, tzinfo=UTC))
+
+
+def test_a_window_keeps_its_wall_clock_times_across_the_autumn_change():
+    # New York, Sundays 09:00-10:00: 14:00 UTC in winter (EST), 13:00 UTC in summer (EDT, from 2026-03-08).
+    sunday = {"weekdays": [6], "start": time(9), "end": time(10), "zone": "America/New_York"}
+    assert open_at(datetime(2026, 3, 1, 14, 30, tzinfo=UTC), **sunday)
+    assert not open_at(datetime(2026, 3, 1, 13, 30, tzinfo=UTC), **sunday)
+    assert open_at(datetime(2026, 3, 15, 13, 30, tzinfo=UTC), **sunday)
+    assert not open_at(datetime(2026, 3, 15, 14, 30, tzinfo=UTC), **sunday)
+    assert not open_at(datetime(2026, 3, 16, 13, 30, tzinfo=UTC), **sunday)  # a Monday
+    # 2026-11-01 the clocks go back 02:00 -> 01:00: 00:30-03:00 local is 3.5 hours, 04:30-08:00 UTC.
+    night = {"weekdays": [6], "start": time(0, 30), "end": time(3), "zone": "America/New_York"}
+    assert open_at(datetime(2026, 11, 1, 4, 30, tzinfo=UTC), **night)
+    assert open_at(datetime(2026, 11, 1, 7, 59, tzinfo=UTC), **night)
+    assert not open_at(datetime(2026, 11, 1, 8, 0, tzinfo=UTC), **night)
+
+
+def test_a_window_past_midnight_belongs_to_the_day_it_opens():
+    friday_night = {"weekdays": [4], "start": time(22), "end": time(2), "zone": "UTC"}
+    assert open_at(datetime(2026, 3, 13, 23, 0, tzinfo=UTC), **friday_night)  # Friday
+    assert open_at(datetime(2026, 3, 14, 1, 59, tzinfo=UTC), **friday_night)  # Saturday morning
+    assert not open_at(datetime(2026, 3, 14, 23, 0, tzinfo=UTC), **friday_night)  # Saturday night
+    assert not open_at(datetime(2026, 3, 13, 1, 0, tzinfo=UTC), **friday_night)  # Friday morning: Thursday's
+    whole_day = {"weekdays": [1], "start": time(0), "end": time(0), "zone": "UTC"}
+    assert open_at(NOW, **whole_day) and not open_at(NOW + timedelta(days=1), **whole_day)
+
+
+def test_only_iana_time_zones_are_known():
+    assert rules.time_zone_known("Europe/Berlin") and rules.time_zone_known("UTC")
+    for bad in ("Mars/Olympus", "", "../etc/passwd", "/etc/localtime", "Europe/Berlin\x00", "CET " * 100, None):
+        assert not rules.time_zone_known(bad)
