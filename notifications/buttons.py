@@ -154,7 +154,8 @@ def _refusal(press: Press) -> str:
         return "chat_not_allowed"
     if press.user_id is None or str(press.user_id) not in settings.TELEGRAM_ALLOWED_USER_IDS:
         return "user_not_allowed"
-    if len(press.data.encode()) > 64 or not CALLBACK_DATA.fullmatch(press.data):
+    # The pattern allows ASCII only, so after it the length in characters is the length in bytes.
+    if not CALLBACK_DATA.fullmatch(press.data) or len(press.data) > 64:
         return "not_our_button"
     return ""
 
