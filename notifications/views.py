@@ -22,6 +22,7 @@ from notifications.serializers import (
     EmailResponseSerializer,
     EmailSendResultSerializer,
     EmailSendSerializer,
+    TelegramUpdateResultSerializer,
     idempotency_key,
 )
 from notifications.services import email_send
@@ -227,10 +228,8 @@ class TelegramWebhookView(APIView):
         ],
         responses={
             200: OpenApiResponse(
-                OpenApiTypes.OBJECT,
-                "Received: {ok, update_id, outcome, reason}. outcome: acted, ignored (no one handles the button), "
-                "refused (reason: chat_not_allowed, user_not_allowed, not_our_button, not_a_button_press), "
-                "failed (the handler raised) or replayed (this update_id was received before; nothing done again).",
+                TelegramUpdateResultSerializer,
+                "Received (authentic), whatever became of it: answered 2xx so that Telegram does not send it again.",
             ),
             400: OpenApiResponse(ErrorSerializer, "malformed_request: not a Telegram update."),
             401: OpenApiResponse(ErrorSerializer, "not_authenticated: missing or wrong secret header."),
@@ -247,6 +246,4 @@ class TelegramWebhookView(APIView):
             result = telegram_update_receive(body=body, secret=request.headers.get(SECRET_HEADER))
         except WebhookRefused as refused:
             return Response(error_body(refused.code, refused.message), status=TELEGRAM_REFUSALS[refused.code])
-        return Response(
-            {"ok": True, "update_id": result.update_id, "outcome": result.outcome, "reason": result.reason or None}
-        )
+        return Response(TelegramUpdateResultSerializer(result).data)
