@@ -9,6 +9,7 @@ whose values never override the real environment). Every variable is listed in
 
 import ipaddress
 import os
+import re
 import secrets
 import socket
 import sys
@@ -513,6 +514,23 @@ TELEGRAM_API_URL = env_url("TELEGRAM_API_URL", "https://api.telegram.org", schem
 TELEGRAM_TIMEOUT = env_int("TELEGRAM_TIMEOUT", 10, minimum=1)
 # Seconds between two messages to the same chat (Telegram allows about one per second).
 TELEGRAM_CHAT_INTERVAL_SECONDS = 1.0
+# POST /api/telegram/webhook (presses of the buttons under alerts) is accepted only with this value in
+# Telegram's X-Telegram-Bot-Api-Secret-Token header (manage.py telegram_set_webhook registers it). Empty: every
+# call is refused. Telegram allows 1 to 256 characters A-Z, a-z, 0-9, _ and -.
+TELEGRAM_WEBHOOK_SECRET = env_str("TELEGRAM_WEBHOOK_SECRET", "")
+if TELEGRAM_WEBHOOK_SECRET and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", TELEGRAM_WEBHOOK_SECRET):
+    raise ImproperlyConfigured("TELEGRAM_WEBHOOK_SECRET must be 1 to 256 characters A-Z, a-z, 0-9, _ and -.")
+# Chats whose presses are acted on: TELEGRAM_CHAT_ID and these (comma-separated numeric ids or @channel names).
+TELEGRAM_ALLOWED_CHAT_IDS = env_list("TELEGRAM_ALLOWED_CHAT_IDS")
+# The Telegram user ids (comma-separated numbers) whose presses are acted on. Empty: nobody's.
+TELEGRAM_ALLOWED_USER_IDS = env_list("TELEGRAM_ALLOWED_USER_IDS")
+for _name, _values, _pattern in (
+    ("TELEGRAM_ALLOWED_CHAT_IDS", TELEGRAM_ALLOWED_CHAT_IDS, r"-?[0-9]{1,20}|@[A-Za-z0-9_]{4,32}"),
+    ("TELEGRAM_ALLOWED_USER_IDS", TELEGRAM_ALLOWED_USER_IDS, r"[0-9]{1,20}"),
+):
+    for _value in _values:
+        if not re.fullmatch(_pattern, _value):
+            raise ImproperlyConfigured(f"{_name}: {_value[:40]!r} is not a Telegram id.")
 
 # --- Observability ------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from echopilot.actors import actor_user
 from echopilot.admin import ReadOnlyAdmin
 from echopilot.admin_display import address_short, badge_html, counted, moment_field, truncated_html
 from notifications.feedback import suppression_remove
-from notifications.models import DeliveryFeedback, Email, Status, Suppression, TelegramMessage
+from notifications.models import DeliveryFeedback, Email, Status, Suppression, TelegramMessage, TelegramUpdate
 from notifications.services import email_requeue, email_resend, telegram_requeue
 
 # Inside the preview nothing loads from outside (no images, fonts, scripts); the sandbox also forbids scripts.
@@ -148,9 +148,17 @@ class TelegramMessageAdmin(DeliveryAdmin):
         "created",
         "sent",
         "text",
+        "buttons",
+        "revision",
+        "edit_due",
+        "edit_attempts",
+        "edit_error",
+        "edited",
     ]
     readonly_fields = fields
     actions = ["requeue"]
+
+    edited = moment_field("edited_at", "Last edited in Telegram")
 
     @admin.display(description="Text")
     def text_shown(self, message):
@@ -249,3 +257,49 @@ class DeliveryFeedbackAdmin(ReadOnlyAdmin):
             return "-"
         url = reverse("admin:notifications_email_change", args=[feedback.email.pk])
         return format_html('<a href="{}">{}</a>', url, feedback.email.public_id)
+
+
+@admin.register(TelegramUpdate)
+class TelegramUpdateAdmin(ReadOnlyAdmin):
+    """Every authentic update Telegram posted to the webhook (button presses), with what became of it."""
+
+    list_display = ["received", "update_id", "action", "target", "by", "outcome_shown", "reason", "message_link"]
+    list_filter = ["outcome", "reason", "received_at"]
+    search_fields = ["=update_id", "=target", "=by", "=chat_id", "=user_id"]
+    search_help_text = "Exact update id, target, by (telegram:<user id>), chat id or user id."
+    date_hierarchy = "received_at"
+    list_select_related = ["message"]
+    show_full_result_count = False
+    fields = [
+        "update_id",
+        "kind",
+        "outcome_shown",
+        "reason",
+        "action",
+        "target",
+        "by",
+        "chat_id",
+        "user_id",
+        "message_link",
+        "telegram_message_id",
+        "callback_data",
+        "notice",
+        "answered",
+        "answer_error",
+        "received",
+    ]
+    readonly_fields = fields
+
+    received = moment_field("received_at", "Received")
+    answered = moment_field("answered_at", "Notice shown")
+
+    @admin.display(description="Outcome", ordering="outcome")
+    def outcome_shown(self, update):
+        return badge_html(update.outcome, update.get_outcome_display())
+
+    @admin.display(description="Message")
+    def message_link(self, update):
+        if update.message is None:
+            return "-"
+        url = reverse("admin:notifications_telegrammessage_change", args=[update.message.pk])
+        return format_html('<a href="{}">{}</a>', url, update.message.public_id)

@@ -119,8 +119,13 @@ def telegram_configured() -> bool:
     return bool(settings.TELEGRAM_BOT_TOKEN and settings.TELEGRAM_CHAT_ID)
 
 
+def inline_keyboard(buttons: list) -> dict:
+    """Telegram's reply_markup for rows of [label, callback_data]."""
+    return {"inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row] for row in buttons]}
+
+
 class TelegramChannel:
-    """``sendMessage`` of the Bot API with parse_mode=HTML.
+    """Methods of the Bot API: ``sendMessage`` (parse_mode=HTML) and what answers a button press.
 
     The bot token is part of the URL; it is scrubbed from every error message.
     429 is transient with the answer's ``retry_after``; 5xx and network errors
@@ -128,18 +133,12 @@ class TelegramChannel:
     is permanent.
     """
 
-    def send(self, *, chat_id: str, text: str, buttons: list | None = None) -> int | None:
-        """Send one message, with inline ``buttons`` (rows of [label, callback_data]) under it; returns Telegram's
-        message id (None when its answer does not say)."""
+    def call(self, method: str, body: dict):
+        """POST one Bot API method; returns its ``result`` (None when the answer has none) or raises DeliveryError."""
         token = settings.TELEGRAM_BOT_TOKEN
-        body = {"chat_id": chat_id, "text": text, "parse_mode": "HTML", "disable_web_page_preview": True}
-        if buttons:
-            body["reply_markup"] = {
-                "inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row] for row in buttons]
-            }
         # The URL's scheme is http(s): TELEGRAM_API_URL is validated in settings.
         request = urllib.request.Request(  # noqa: S310
-            f"{settings.TELEGRAM_API_URL}/bot{token}/sendMessage",
+            f"{settings.TELEGRAM_API_URL}/bot{token}/{method}",
             data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )
@@ -151,9 +150,47 @@ class TelegramChannel:
         except OSError as exc:
             raise DeliveryError(_scrub(f"{type(exc).__name__}: {exc}", token), permanent=False) from None
         try:
-            return int(json.loads(raw)["result"]["message_id"])
-        except (ValueError, KeyError, TypeError):  # accepted all the same: sending again would duplicate it
+            answer = json.loads(raw)
+        except ValueError:  # accepted all the same (HTTP 200)
             return None
+        return answer.get("result") if isinstance(answer, dict) else None
+
+    def send(self, *, chat_id: str, text: str, buttons: list | None = None) -> int | None:
+        """Send one message, with inline ``buttons`` (rows of [label, callback_data]) under it; returns Telegram's
+        message id (None when its answer does not say)."""
+        body = {"chat_id": chat_id, "text": text, "parse_mode": "HTML", "disable_web_page_preview": True}
+        if buttons:
+            body["reply_markup"] = inline_keyboard(buttons)
+        result = self.call("sendMessage", body)
+        try:
+            return int(result["message_id"])
+        except (KeyError, TypeError, ValueError):  # accepted all the same: sending again would duplicate it
+            return None
+
+    def answer_callback(self, *, callback_query_id: str, text: str) -> None:
+        """The notice Telegram shows the person who pressed a button (and the end of their client's spinner)."""
+        self.call("answerCallbackQuery", {"callback_query_id": callback_query_id, "text": text[:200]})
+
+    def edit(self, *, chat_id: str, message_id: int, text: str, buttons: list) -> None:
+        """Replace a sent message's text and buttons (none when ``buttons`` is empty).
+
+        Telegram refuses an edit that changes nothing ("message is not modified"); that is success here, so an
+        edit can be sent again safely.
+        """
+        body = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": text,
+            "parse_mode": "HTML",
+            "disable_web_page_preview": True,
+            "reply_markup": inline_keyboard(buttons),
+        }
+        try:
+            self.call("editMessageText", body)
+        except DeliveryError as error:
+            if error.permanent and "message is not modified" in str(error):
+                return
+            raise
 
 
 def _scrub(message: str, token: str) -> str:

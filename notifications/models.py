@@ -141,6 +141,15 @@ class TelegramMessage(Delivery):
     buttons = models.JSONField(
         default=list, blank=True, help_text="Inline buttons under the message: rows of [label, callback_data]."
     )
+    # A press that changes the message (``ButtonAnswer.text``/``buttons``) changes ``text`` and ``buttons`` here
+    # first and bumps ``revision``; ``edit_due`` stays set until Telegram shows that revision (editMessageText).
+    revision = models.PositiveIntegerField(default=0, help_text="Changes made by button presses.")
+    edit_due = models.BooleanField(
+        default=False, help_text="Telegram still shows an older text or buttons; the sweep edits the message."
+    )
+    edit_attempts = models.PositiveIntegerField(default=0)
+    edit_error = models.TextField(blank=True, help_text="Why the last edit of the message in Telegram failed.")
+    edited_at = models.DateTimeField(null=True, blank=True, help_text="When Telegram last took an edit.")
 
     class Meta(Delivery.Meta):
         verbose_name = "Telegram message"
@@ -148,7 +157,58 @@ class TelegramMessage(Delivery):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="telegram_due"),
             models.Index(fields=["created_at"], name="telegram_time"),
+            models.Index(fields=["telegram_message_id"], name="telegram_message_id"),
+            models.Index(fields=["id"], condition=Q(edit_due=True), name="telegram_edit_due"),
         ]
+
+
+class UpdateOutcome(models.TextChoices):
+    """What became of an authentic update from Telegram (the secret matched).
+
+    ``acted``: a receiver of ``notifications.signals.telegram_button`` handled the press; ``ignored``: nobody
+    did (the button no longer does anything); ``refused``: not from an allowed chat or user, or not one of our
+    buttons (``reason`` says which); ``failed``: the receiver raised (nothing it wrote was kept).
+    """
+
+    ACTED = "acted", "Acted on"
+    IGNORED = "ignored", "No one handles it"
+    REFUSED = "refused", "Refused"
+    FAILED = "failed", "Failed"
+
+
+class TelegramUpdate(models.Model):
+    """One update Telegram posted to ``/api/telegram/webhook`` with the right secret: a press of an inline button.
+
+    ``update_id`` is unique, so a replayed or retried update is recorded, and acted on, once.
+    ``answered_at``/``answer_error`` say whether the notice reached the person who pressed.
+    """
+
+    update_id = models.BigIntegerField(unique=True)
+    kind = models.CharField(max_length=40, help_text="The update's type: callback_query, message, ...")
+    chat_id = models.CharField(max_length=40, blank=True)
+    user_id = models.CharField(max_length=40, blank=True)
+    telegram_message_id = models.BigIntegerField(null=True, blank=True)
+    message = models.ForeignKey(
+        TelegramMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="updates"
+    )
+    callback_data = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=64, blank=True)
+    target = models.CharField(max_length=64, blank=True)
+    by = models.CharField(max_length=60, blank=True)
+    outcome = models.CharField(max_length=10, choices=UpdateOutcome.choices)
+    reason = models.CharField(max_length=300, blank=True, help_text="Why it was refused or failed.")
+    notice = models.CharField(max_length=200, blank=True, help_text="What Telegram showed the person who pressed.")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answer_error = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "Telegram update"
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["received_at"], name="telegram_update_time")]
+
+    def __str__(self):
+        return f"update {self.update_id}"
 
 
 class SuppressionReason(models.TextChoices):

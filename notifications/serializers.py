@@ -152,3 +152,26 @@ class EmailSerializer(serializers.ModelSerializer):
 
 class EmailResponseSerializer(OutputSerializer):
     email = EmailSerializer()
+
+
+class TelegramUpdateResultSerializer(OutputSerializer):
+    """What became of one update posted to /api/telegram/webhook (``notifications.buttons.UpdateResult``)."""
+
+    update_id = serializers.IntegerField()
+    outcome = serializers.ChoiceField(
+        choices=["acted", "ignored", "refused", "failed", "replayed"],
+        help_text="acted: handled. ignored: nothing handles this button any more. refused: see reason. "
+        "failed: the handler raised; nothing it did was kept. replayed: this update_id was received before; "
+        "nothing was done again.",
+    )
+    reason = serializers.CharField(
+        required=False,
+        help_text="refused: chat_not_allowed, user_not_allowed, not_our_button or not_a_button_press; "
+        "failed: the error.",
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not data.get("reason"):
+            data.pop("reason", None)
+        return data

@@ -31,6 +31,7 @@ from echopilot.emails import valid_email
 from echopilot.exceptions import Conflict
 from echopilot.money import money_format
 from notifications import sendrate
+from notifications.buttons import telegram_edits_send
 from notifications.channels import (
     DeliveryError,
     SmtpChannel,
@@ -447,7 +448,8 @@ def telegram_sweep(*, limit: int = 50) -> Counter:
 
     ``limit`` keeps one pass (about a second per message to one chat) well under the task timeout.
 
-    After a 429 the chat's queued messages all wait for ``retry_after``, so parts keep their order.
+    After a 429 the chat's queued messages all wait for ``retry_after``, so parts keep their order. Then the
+    edits still due after button presses are sent again (``notifications.buttons.telegram_edits_send``).
     """
     outcomes = _requeue_stuck(TelegramMessage)
     if not telegram_configured():
@@ -474,6 +476,9 @@ def telegram_sweep(*, limit: int = 50) -> Counter:
             _record_sent(message, telegram_message_id=telegram_id)
             outcomes["sent"] += 1
         last_sent[message.chat_id] = time.monotonic()
+    if limit:
+        # Presses that changed a message whose edit Telegram did not take yet (notifications.buttons).
+        outcomes.update(telegram_edits_send(limit=limit))
     return outcomes
 
 

@@ -3,6 +3,7 @@ from anymail.signals import tracking
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -10,8 +11,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from echopilot.errors import error_body
+from echopilot.errors import PayloadTooLarge, error_body
 from echopilot.schema import ErrorSerializer
+from notifications.buttons import SECRET_HEADER, WebhookRefused, telegram_update_receive
 from notifications.models import Status
 from notifications.rules import request_fingerprint
 from notifications.selectors import email_get
@@ -20,6 +22,7 @@ from notifications.serializers import (
     EmailResponseSerializer,
     EmailSendResultSerializer,
     EmailSendSerializer,
+    TelegramUpdateResultSerializer,
     idempotency_key,
 )
 from notifications.services import email_send
@@ -175,3 +178,72 @@ class EmailTrackingWebhookView(APIView):
         for event in events:
             tracking.send(sender=type(view), event=event, esp_name=view.esp_name)
         return Response({"ok": True, "received": len(events)})
+
+
+# What each refusal of telegram_update_receive is answered with; any other authentic update gets 200.
+TELEGRAM_REFUSALS = {"webhook_not_configured": 403, "not_authenticated": 401, "malformed_request": 400}
+
+
+class TelegramWebhookView(APIView):
+    """Telegram's updates: presses of the buttons under our messages (``notifications.buttons``).
+
+    Authenticated by the X-Telegram-Bot-Api-Secret-Token header (TELEGRAM_WEBHOOK_SECRET), not X-Dash-Key;
+    refused while that is not configured. The raw body is read only after the secret matched, so DRF's
+    parsers are never used here. Telegram delivers again whatever is not answered 2xx, so an authentic
+    update is answered 200 whatever became of it (refused, replayed, failed): the body says which.
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="telegram_webhook",
+        summary="Receive Telegram's updates: presses of alert buttons (X-Telegram-Bot-Api-Secret-Token, not X-Dash-Key)",
+        auth=[],
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter(
+                SECRET_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="TELEGRAM_WEBHOOK_SECRET, as registered by manage.py telegram_set_webhook.",
+            )
+        ],
+        examples=[
+            OpenApiExample(
+                "A press of Acknowledge",
+                value={
+                    "update_id": 815000001,
+                    "callback_query": {
+                        "id": "4382bfdwdsb323b2d9",
+                        "from": {"id": 11111111, "is_bot": False, "first_name": "Ada"},
+                        "message": {"message_id": 42, "chat": {"id": -1001234567890, "type": "supergroup"}},
+                        "chat_instance": "-54321",
+                        "data": "ack:al_0123456789abcdef01234567",
+                    },
+                },
+                request_only=True,
+            )
+        ],
+        responses={
+            200: OpenApiResponse(
+                TelegramUpdateResultSerializer,
+                "Received (authentic), whatever became of it: answered 2xx so that Telegram does not send it again.",
+            ),
+            400: OpenApiResponse(ErrorSerializer, "malformed_request: not a Telegram update."),
+            401: OpenApiResponse(ErrorSerializer, "not_authenticated: missing or wrong secret header."),
+            403: OpenApiResponse(ErrorSerializer, "webhook_not_configured: TELEGRAM_WEBHOOK_SECRET is not set."),
+            413: OpenApiResponse(ErrorSerializer, "payload_too_large: over API_MAX_BODY_BYTES."),
+        },
+    )
+    def post(self, request):
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return Response(error_body(PayloadTooLarge.default_code, PayloadTooLarge.default_detail), status=413)
+        try:
+            result = telegram_update_receive(body=body, secret=request.headers.get(SECRET_HEADER))
+        except WebhookRefused as refused:
+            return Response(error_body(refused.code, refused.message), status=TELEGRAM_REFUSALS[refused.code])
+        return Response(TelegramUpdateResultSerializer(result).data)

@@ -20,3 +20,7 @@ WEBHOOK_URL = "/api/webhooks/stripe"
 # What the telegram_api fixture (tests/fixtures/telegram.py) configures.
 BOT_TOKEN = "123456:SECRET-bot-token"
 CHAT_ID = "-100777"
+# What the telegram_webhook fixture (tests/fixtures/telegram.py) configures: the webhook's secret and the
+# on-call person allowed to press the buttons.
+TELEGRAM_SECRET = "test-webhook-secret_1"
+TELEGRAM_USER = 11111111

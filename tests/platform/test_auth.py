@@ -14,7 +14,8 @@ from echopilot.models import ApiKey
 pytestmark = pytest.mark.django_db
 
 # Routes under /api/ that authenticate by other means than X-Dash-Key.
-EXEMPT = {"api:webhooks-stripe"}
+# Webhooks authenticate by their own signature or secret (Stripe-Signature, basic auth, Telegram's header).
+EXEMPT = {"api:webhooks-stripe", "api:webhooks-email", "api:telegram-webhook"}
 METHODS = ["get", "post", "put", "patch", "delete"]
 
 

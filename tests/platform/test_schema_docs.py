@@ -78,8 +78,9 @@ def test_the_validator_sees_an_invalid_example(schema):
 
 def test_every_example_is_taken_by_the_api_as_written(api, schema, settings):
     """Sent as they stand, no example is refused as invalid (Stripe's needs its signature; the email
-    webhook's is sent with the basic auth of EMAIL_WEBHOOK_SECRET)."""
+    webhook's is sent with the basic auth of EMAIL_WEBHOOK_SECRET, Telegram's with its secret header)."""
     settings.ANYMAIL = {"WEBHOOK_SECRET": "user:pass"}
+    settings.TELEGRAM_WEBHOOK_SECRET = "docs-secret"
     check_id = api.post("/api/fraud/check", {"email": "ada@example.com", "amount": "5"}, format="json").json()[
         "check_id"
     ]
@@ -87,5 +88,6 @@ def test_every_example_is_taken_by_the_api_as_written(api, schema, settings):
         if path == "/api/webhooks/stripe":
             continue
         auth = {"HTTP_AUTHORIZATION": "Basic dXNlcjpwYXNz"} if path == "/api/webhooks/email" else {}
+        auth = {"HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN": "docs-secret"} if path == "/api/telegram/webhook" else auth
         response = api.post(path.replace("{check_id}", check_id), value, format="json", **auth)
         assert response.status_code < 400 or response.status_code in (404, 409), (path, name, response.json())
