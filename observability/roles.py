@@ -62,6 +62,7 @@ ROLES: dict[str, list[str]] = {
         "notifications.view_suppression",
         "notifications.delete_suppression",
         "notifications.view_deliveryfeedback",
+        "notifications.view_telegramupdate",
         "portal.view_portallink",
         "portal.revoke_portallink",
         "observability.view_dashboard",
