@@ -5,8 +5,8 @@ from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -150,7 +150,13 @@ class EmailTrackingWebhookView(APIView):
             )
         ],
         responses={
-            200: OpenApiResponse(description="Received (a replayed event changes nothing)."),
+            200: OpenApiResponse(
+                inline_serializer(
+                    "EmailTrackingReceived",
+                    {"ok": serializers.BooleanField(), "received": serializers.IntegerField(min_value=0)},
+                ),
+                "Received: how many events the call held (a replayed event changes nothing).",
+            ),
             400: OpenApiResponse(ErrorSerializer, "malformed_request: not an event of the configured provider."),
             401: OpenApiResponse(ErrorSerializer, "not_authenticated: missing or wrong basic auth or signature."),
             403: OpenApiResponse(ErrorSerializer, "webhook_not_configured: EMAIL_WEBHOOK_SECRET is not set."),

@@ -18,8 +18,9 @@ ACKED_BUTTONS = [[["Silence 1 h", "silence_1h:al_1"]]]
 
 
 @pytest.fixture
-def presses():
-    """A receiver of telegram_button like the alerts' one: ack answers and edits, boom raises, others pass."""
+def presses(button_receivers_aside):
+    """A receiver of telegram_button like the alerts' one (set aside): ack answers and edits, boom raises, others
+    pass."""
     calls = []
 
     def receiver(sender, *, action, target, by, message, now, **kwargs):

@@ -16,7 +16,7 @@ from tests.constants import CHAT_ID, TELEGRAM_SECRET, TELEGRAM_USER
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_same_update_posted_at_once_is_acted_on_once(telegram_webhook):
+def test_the_same_update_posted_at_once_is_acted_on_once(telegram_webhook, button_receivers_aside):
     [message] = telegram_send(kind="alert", subject="s", text="t", buttons=[[["Acknowledge", "ack:al_1"]]])
     telegram_sweep()  # (the task queue runs in-process here: the commit's task may have sent it already)
     message.refresh_from_db()
