@@ -188,6 +188,12 @@ class MaintenanceWindowForm(forms.ModelForm):
     class Meta:
         model = MaintenanceWindow
         fields = ["rule", "weekdays", "start", "end", "time_zone", "comment"]
+        # The browser's own time field, not the admin's "Now" shortcut: that reads the browser's clock, and the
+        # window's times are wall-clock times of its own zone.
+        widgets = {
+            "start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
 
     def clean_time_zone(self):
         value = self.cleaned_data["time_zone"].strip()

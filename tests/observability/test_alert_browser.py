@@ -40,4 +40,10 @@ def test_alert_pages_fit_and_show_who_handles_them(staff_page, viewport, dark):
         page = staff_page(operator, path, viewport=viewport, dark=dark)
         shot(page, f"{name}-{label}")
         assert not pans(page), f"{path} scrolls sideways on {viewport}"
+        if label == "window":
+            assert page.locator("#id_start").get_attribute("type") == "time"  # no "Now" from the browser's clock
+            if viewport == "phone":
+                monday = page.locator("label[for='id_weekdays_0']").bounding_box()
+                assert monday["height"] >= 44, "a weekday is a full-height row to tap on a phone"
+                assert page.locator("#id_weekdays_0").bounding_box()["width"] < 40, "a checkbox, not a bar"
         page.close()
