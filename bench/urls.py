@@ -1,7 +1,8 @@
 """The real URLconf plus a baseline endpoint that only the benchmarks mount.
 
 The baseline does what every API write must do anyway: authenticate the key,
-validate the fraud check's input with the same serializer, and insert one row.
+validate the fraud check's input with the same serializer, and insert one row (with the ``ip`` when sent, as
+the check stores it).
 The fraud check's cost above it is the counting, locking and deciding.
 """
 
@@ -24,6 +25,7 @@ class BaselineView(APIView):
             currency=values["currency"],
             card_type=values["card_type"],
             card_fingerprint=values["card_fingerprint"],
+            ip=values.get("ip"),
             card_key="baseline",
             decision="allow",
             reason="baseline",

@@ -27,6 +27,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 # Mailboxes that ignore dots in the local part (and googlemail.com is gmail.com): GUARD_CANONICAL_DOT_DOMAINS.
 DEFAULT_DOT_DOMAINS = ("gmail.com", "googlemail.com")
@@ -35,6 +36,9 @@ _SAME_MAILBOX = {"googlemail.com": "gmail.com"}
 ALLOW = "allow"
 BLOCK = "block"
 REVIEW = "review"
+
+
+_FROM_SETTINGS: dict[tuple, "RuleConfig"] = {}  # RuleConfig.from_settings' configs, by their values
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,14 @@ class RuleConfig:
             "dot_domains": frozenset(settings.GUARD_CANONICAL_DOT_DOMAINS),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
-        return cls(**values)
+        # Every check asks; equal settings give the one config already built (and its version already digested).
+        key = tuple(values.items())
+        config = _FROM_SETTINGS.get(key)
+        if config is None:
+            if len(_FROM_SETTINGS) > 64:  # settings changed many times over (tests): start afresh
+                _FROM_SETTINGS.clear()
+            config = _FROM_SETTINGS[key] = cls(**values)
+        return config
 
     @classmethod
     def from_dict(cls, values: dict, label: str = "") -> "RuleConfig":
@@ -114,7 +125,7 @@ class RuleConfig:
             "dot_domains": sorted(self.dot_domains),
         }
 
-    @property
+    @cached_property
     def version(self) -> str:
         """Names this configuration: a stored rule set's label ("v2"); for the GUARD_* settings, a digest of them
         ("v1-" and ten hex digits: equal settings, equal version)."""

@@ -134,7 +134,8 @@ def locked_facts(
     ip: str | None = None,
     uncounted: frozenset[str] = frozenset(),
 ) -> StoredFacts:
-    """Lock the card, the canonical email and the IP for the rest of the transaction, then read what our data says.
+    """Lock the card, the canonical email and (while its signal counts) the IP for the rest of the transaction, then
+    read what our data says.
 
     ``email`` (as given) finds list entries; ``email_key`` is what amounts and cards are counted under, and
     what is locked, so plus-variants of one mailbox wait for each other.
@@ -170,7 +171,9 @@ def locked_facts(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             _pg_prepare(cursor)
-            ids = _lock_ids([card_key, f"email:{email_key}", *([f"ip:{ip}"] if ip else [])])
+            # The IP is locked only while its signal is counted: with it off, no IP limit needs holding.
+            counted_ip = ip and "ip_count" not in uncounted
+            ids = _lock_ids([card_key, f"email:{email_key}", *([f"ip:{ip}"] if counted_ip else [])])
             locks = ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids))
             cursor.execute(
                 f"SELECT {locks}; SET LOCAL plan_cache_mode = force_generic_plan; "

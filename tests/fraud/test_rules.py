@@ -1,5 +1,6 @@
 """The documented rules as pure functions: order, reason strings, thresholds (no database)."""
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -49,7 +50,7 @@ def test_a_block_list_hit_blocks_before_the_other_rules():
 
 def test_prepaid_cards_are_blocked_only_when_configured():
     assert decide(facts(card_type="prepaid"), CONFIG).outcome == "allow"
-    strict = RuleConfig(**{**CONFIG.__dict__, "block_prepaid": True})
+    strict = replace(CONFIG, block_prepaid=True)
     assert decide(facts(card_type="prepaid"), strict).reason == "prepaid_card_blocked"
 
 
@@ -96,8 +97,8 @@ def test_a_decision_explains_itself():
 
 
 def test_the_ruleset_version_changes_with_the_settings():
-    other = RuleConfig(**{**CONFIG.__dict__, "max_per_hour": 6})
-    assert CONFIG.version == RuleConfig(**CONFIG.__dict__).version
+    other = replace(CONFIG, max_per_hour=6)
+    assert CONFIG.version == replace(CONFIG).version
     assert CONFIG.version != other.version
 
 
@@ -105,11 +106,11 @@ def test_the_ruleset_version_changes_with_the_settings():
     "field", ["max_cards_per_email_day", "max_emails_per_card_day", "max_declines_per_card_hour", "max_per_ip_hour"]
 )
 def test_each_new_limit_is_in_the_ruleset_version(field):
-    assert RuleConfig(**{**CONFIG.__dict__, field: 3}).version != CONFIG.version
+    assert replace(CONFIG, **{field: 3}).version != CONFIG.version
 
 
 def test_the_dot_domains_are_in_the_ruleset_version():
-    assert RuleConfig(**{**CONFIG.__dict__, "dot_domains": frozenset()}).version != CONFIG.version
+    assert replace(CONFIG, dot_domains=frozenset()).version != CONFIG.version
 
 
 # Issue #15, item 1: the key the guard counts an email under.
@@ -158,14 +159,8 @@ def test_the_dot_domains_are_a_setting():
 
 # Issue #15, item 2: the card-testing signals, each off at 0, firing at its limit and not below.
 
-STRICT = RuleConfig(
-    **{
-        **CONFIG.__dict__,
-        "max_cards_per_email_day": 3,
-        "max_emails_per_card_day": 2,
-        "max_declines_per_card_hour": 4,
-        "max_per_ip_hour": 10,
-    }
+STRICT = replace(
+    CONFIG, max_cards_per_email_day=3, max_emails_per_card_day=2, max_declines_per_card_hour=4, max_per_ip_hour=10
 )
 
 
@@ -190,10 +185,7 @@ def test_the_signals_come_after_velocity_and_before_the_daily_amount():
     crowded = {"cards_per_email": 9, "emails_per_card": 9, "card_declines": 9, "ip_count": 99}
     assert decide(facts(recent_count=5, **crowded), STRICT).rule == "velocity"
     assert decide(facts(amount=Decimal("20000"), **crowded), STRICT).rule == "cards_per_email"
-    assert (
-        decide(facts(card_type="prepaid", **crowded), RuleConfig(**{**STRICT.__dict__, "block_prepaid": True})).rule
-        == "prepaid"
-    )
+    assert decide(facts(card_type="prepaid", **crowded), replace(STRICT, block_prepaid=True)).rule == "prepaid"
     order = []
     for fact in ["cards_per_email", "emails_per_card", "card_declines", "ip_count"]:
         order.append(decide(facts(amount=Decimal("20000"), **crowded), STRICT).rule)
