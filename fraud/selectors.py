@@ -133,6 +133,7 @@ def locked_facts(
     now: datetime,
     ip: str | None = None,
     uncounted: frozenset[str] = frozenset(),
+    begin: bool = False,
 ) -> StoredFacts:
     """Lock the card, the canonical email and (while its signal counts) the IP for the rest of the transaction, then
     read what our data says.
@@ -147,6 +148,9 @@ def locked_facts(
     each statement gets its own snapshot, so the counts see every check
     committed by whoever held a lock before. SQLite: the transaction began with
     BEGIN IMMEDIATE and holds the database's single write lock already.
+
+    ``begin`` (PostgreSQL, with the connection in autocommit): the statement opens the transaction itself,
+    its BEGIN in the same round trip (``fraud.services``' own transaction).
 
     ``uncounted`` names the card-testing signals a config turns off (``RuleConfig.uncounted``: cards_per_email,
     emails_per_card, card_declines, ip_count); they read as 0 without scanning anything.
@@ -176,12 +180,12 @@ def locked_facts(
             ids = _lock_ids([card_key, f"email:{email_key}", *([f"ip:{ip}"] if counted_ip else [])])
             locks = ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids))
             cursor.execute(
-                f"SELECT {locks}; SET LOCAL plan_cache_mode = force_generic_plan; "
+                ("BEGIN; " if begin else "") + f"SELECT {locks}; SET LOCAL plan_cache_mode = force_generic_plan; "
                 f"EXECUTE {_PG_STATEMENT}({', '.join(['%s'] * len(params))})",
                 ids + params,
             )
-            cursor.nextset()
-            cursor.nextset()
+            for _ in range(3 if begin else 2):
+                cursor.nextset()
         else:
             cursor.execute(_FACTS_SQL.format(concat="group_concat"), params)
         (recent, daily, entries, replay_of, payment_pk, cards, emails, blocked, declined, ip_count, active, shadow) = (

@@ -1,10 +1,12 @@
 """Writes of the fraud guard: deciding a check, and reviewing it."""
 
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Min, Q
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from echopilot.audit import audit_event
@@ -45,7 +47,7 @@ def fraud_check_create(
     email_key = canonical_email(email, config.dot_domains)
     card_key = selectors.card_key_for(email_key=email_key, card_fingerprint=card_fingerprint)
     try:
-        with transaction.atomic():
+        with _check_transaction() as tx:
             moment = now or timezone.now()
 
             def count(uncounted):
@@ -59,6 +61,7 @@ def fraud_check_create(
                     now=moment,
                     ip=ip,
                     uncounted=uncounted,
+                    begin=tx.opens(),
                 )
 
             uncounted = live.uncounted(config) if live else config.uncounted
@@ -89,7 +92,7 @@ def fraud_check_create(
             )
             decision = decide(facts, config)
             shadow = decide(facts, live.shadow) if live and live.shadow else None
-            check = FraudCheck.objects.create(
+            check = FraudCheck(
                 email=email,
                 amount=amount,
                 currency=currency,
@@ -119,8 +122,11 @@ def fraud_check_create(
                 created_at=moment,
             )
             if decision.outcome == REVIEW:
+                tx.insert(check, commit=False)
                 FraudReview.objects.create(fraud_check=check, opened_reason=FraudReview.Opened.RULE, opened_at=moment)
+                tx.end()  # before the audit line, which is written at once outside Django's atomic()
             else:  # known to have no review: spare the caller a query for it
+                tx.insert(check, commit=True)
                 FraudCheck.review.related.set_cached_value(check, None)
             audit_event(
                 "fraud_guard",
@@ -163,6 +169,76 @@ def fraud_check_create(
             if existing:
                 return existing
         raise
+
+
+class _Transaction:
+    """The check's transaction, as ``_check_transaction`` opened it."""
+
+    def __init__(self, own: bool):
+        self.own = own  # ours to open and commit (PostgreSQL, autocommit), not Django's atomic()
+        self.open = False
+
+    def opens(self) -> bool:
+        """Whether the statement about to be sent opens the transaction (its BEGIN travels with it)."""
+        if self.own and not self.open:
+            self.open = True
+            return True
+        return False
+
+    def insert(self, check: FraudCheck, *, commit: bool) -> None:
+        """INSERT the check, and when ``commit`` and the transaction is ours, COMMIT in the same round trip.
+
+        Django's own compiler writes the statement (every field converted and adapted as ``save()`` would);
+        nothing listens to a check's save signals.
+        """
+        query = InsertQuery(FraudCheck)
+        query.insert_values(
+            [field for field in FraudCheck._meta.local_concrete_fields if not field.primary_key], [check]
+        )
+        compiler = query.get_compiler(connection=connection)
+        compiler.returning_fields = [FraudCheck._meta.pk]
+        [(sql, params)] = compiler.as_sql()
+        ends = commit and self.own
+        with connection.cursor() as cursor:
+            cursor.execute(sql + ("; COMMIT" if ends else ""), params)
+            check.pk = cursor.fetchone()[0]
+        self.open = self.open and not ends
+        check._state.adding, check._state.db = False, connection.alias
+
+    def end(self) -> None:
+        if self.open:
+            with connection.cursor() as cursor:
+                cursor.execute("COMMIT")
+            self.open = False
+
+
+@contextmanager
+def _check_transaction():
+    """The check's one short transaction.
+
+    On PostgreSQL, when the caller holds no transaction of its own (the API's case), the check runs it
+    itself on the autocommit connection: its BEGIN goes with the locking and counting statement and its
+    COMMIT with the insert, two round trips where Django's ``atomic()`` takes four (measured in one
+    process: about 50 us of PostgreSQL's CPU and 100-150 us of ours per check). Anything that fails
+    rolls it back. Otherwise (SQLite, whose BEGIN IMMEDIATE takes the write lock; a caller's
+    transaction, as in tests and commands) it is ``atomic()``.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block or not connection.get_autocommit():
+        with transaction.atomic():
+            yield _Transaction(own=False)
+        return
+    tx = _Transaction(own=True)
+    try:
+        yield tx
+    except BaseException:
+        if tx.open:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("ROLLBACK")
+            except DatabaseError:  # the connection broke: PostgreSQL ends the transaction with it
+                pass
+        raise
+    tx.end()  # still open only when nothing was written (a replayed payment id)
 
 
 class _RulesChanged(Exception):
