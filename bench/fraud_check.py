@@ -17,7 +17,7 @@ shadow (``SHADOW_RULES``: every check also decides by it and stores its
 decision), started just before its turn and stopped after it, so the other
 turns run without one.
 
-    .venv/bin/python bench/fraud_check.py [--seconds 8] [--concurrency 8] [--stored 100000]
+    .venv/bin/python bench/fraud_check.py [--seconds 10] [--rounds 4] [--concurrency 8] [--stored 100000]
 """
 
 import argparse
@@ -196,10 +196,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=bench_database_url("echopilot_bench"))
     parser.add_argument("--stored", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=2, help="alternations of every variant (more: less noise)")
+    parser.add_argument("--rounds", type=int, default=4, help="alternations of every variant (more: less noise)")
     args = parser.parse_args()
 
     env = bench_env(args.database_url, GUARD_MAX_PER_HOUR="5")
