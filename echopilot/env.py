@@ -186,3 +186,35 @@ def exit_on_configuration_error(*, status: int = 2) -> None:
         sys.stderr.write(f"EchoPilot Ops: configuration error: {message}\n")
         sys.stderr.flush()
         raise SystemExit(status) from None
+
+
+def env_rule_timing(name: str) -> dict[str, dict[str, int]]:
+    """Per-rule alert timing: ``rule:for=10,keep=15,repeat=2;other_rule:for=30`` (``for`` and ``keep`` in
+    minutes, ``repeat`` in hours) → ``{"rule": {"for": 10, "keep": 15, "repeat": 2}, ...}``. Which rule names
+    exist is observability's to check (at start-up)."""
+    value = _raw(name)
+    if value is None or not value.strip():
+        return {}
+    limits = {"for": (0, 7 * 24 * 60), "keep": (0, 7 * 24 * 60), "repeat": (1, 24 * 30)}
+    timing: dict[str, dict[str, int]] = {}
+    for part in filter(None, (item.strip() for item in value.split(";"))):
+        rule, colon, pairs = part.partition(":")
+        rule = rule.strip()
+        if not colon or not re.fullmatch(r"[a-z_]{1,50}", rule) or rule in timing:
+            raise ImproperlyConfigured(
+                f"{name}: {_shown(part)} is not rule:for=M,keep=M,repeat=H (each rule once), e.g. "
+                "revenue_dip:for=60,repeat=12"
+            )
+        timing[rule] = {}
+        for pair in pairs.split(","):
+            key, equals, number = (piece.strip() for piece in pair.partition("="))
+            if key not in limits or not equals or not re.fullmatch(r"\d{1,6}", number) or key in timing[rule]:
+                raise ImproperlyConfigured(
+                    f"{name}: {_shown(pair)} in {rule}'s timing is not for=<minutes>, keep=<minutes> or "
+                    "repeat=<hours>, each at most once"
+                )
+            low, high = limits[key]
+            if not low <= int(number) <= high:
+                raise ImproperlyConfigured(f"{name}: {rule}'s {key} must be from {low} to {high}")
+            timing[rule][key] = int(number)
+    return timing

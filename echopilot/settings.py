@@ -32,6 +32,7 @@ from echopilot.env import (
     env_host,
     env_int,
     env_list,
+    env_rule_timing,
     env_str,
     env_timezone,
     env_url,
@@ -562,6 +563,8 @@ ALERT_REVENUE_DIP_PERCENT = env_float("ALERT_REVENUE_DIP_PERCENT", 30.0, minimum
 ALERT_FOR_MINUTES = env_int("ALERT_FOR_MINUTES", 0, minimum=0, maximum=7 * 24 * 60)
 ALERT_KEEP_FIRING_FOR_MINUTES = env_int("ALERT_KEEP_FIRING_FOR_MINUTES", 0, minimum=0, maximum=7 * 24 * 60)
 ALERT_REPEAT_HOURS = env_int("ALERT_REPEAT_HOURS", 4, minimum=1, maximum=24 * 30)
+# Per rule, overriding the three above: "rule:for=M,keep=M,repeat=H;rule:..." e.g. "revenue_dip:for=60,repeat=12".
+ALERT_RULE_TIMING = env_rule_timing("ALERT_RULE_TIMING")
 # Send the resolve of an alert that was announced firing and silenced afterwards (Alertmanager sends none).
 ALERT_SEND_RESOLVED_WHEN_SILENCED = env_bool("ALERT_SEND_RESOLVED_WHEN_SILENCED", True)
 # Comma-separated recipients of the daily report. Empty: the report is skipped (an audit event says so).

@@ -83,12 +83,14 @@ class Evaluation:
         )
 
 
-def _timing() -> tuple[timedelta, timedelta, timedelta]:
-    """``for``, ``keep_firing_for`` and the repeat interval, from the settings."""
+def _timing(rule: str) -> tuple[timedelta, timedelta, timedelta]:
+    """A rule's ``for``, ``keep_firing_for`` and repeat interval: its own from ALERT_RULE_TIMING, else the
+    ALERT_FOR_MINUTES, ALERT_KEEP_FIRING_FOR_MINUTES and ALERT_REPEAT_HOURS every rule has."""
+    own = settings.ALERT_RULE_TIMING.get(rule, {})
     return (
-        timedelta(minutes=settings.ALERT_FOR_MINUTES),
-        timedelta(minutes=settings.ALERT_KEEP_FIRING_FOR_MINUTES),
-        timedelta(hours=settings.ALERT_REPEAT_HOURS),
+        timedelta(minutes=own.get("for", settings.ALERT_FOR_MINUTES)),
+        timedelta(minutes=own.get("keep", settings.ALERT_KEEP_FIRING_FOR_MINUTES)),
+        timedelta(hours=own.get("repeat", settings.ALERT_REPEAT_HOURS)),
     )
 
 
@@ -113,7 +115,7 @@ def _transition(alert: Alert, *, before: str, after: str, now: datetime, by: str
 def _apply(alert: Alert, result: rules.RuleResult, now: datetime) -> str:
     """Move ``alert`` (unsaved) one evaluation on; returns the state it had before ("" for a new one)."""
     before = alert.status or ""
-    hold, keep, _ = _timing()
+    hold, keep, _ = _timing(alert.rule)
     step = rules.alert_step(
         status=before or None,
         condition=result.firing,
@@ -175,7 +177,6 @@ def alerts_evaluate(*, now: datetime | None = None) -> Evaluation:
         return Evaluation(skipped=True)
     try:
         now = now or timezone.now()
-        _, _, repeat = _timing()
         evaluation = Evaluation(results=alert_rule_results(now=now))
         with transaction.atomic():
             existing = {(alert.rule, alert.fingerprint): alert for alert in Alert.objects.select_for_update()}
@@ -203,7 +204,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> Evaluation:
                     started_at=alert.started_at,
                     last_notified_at=alert.last_notified_at,
                     now=now,
-                    repeat=repeat,
+                    repeat=_timing(alert.rule)[2],
                     silenced=bool(silence),
                     acknowledged=alert.acknowledged_at is not None,
                     send_resolved_when_silenced=settings.ALERT_SEND_RESOLVED_WHEN_SILENCED,

@@ -1,5 +1,18 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_migrate
+
+
+def alert_rule_timing_check() -> None:
+    """ALERT_RULE_TIMING names only rules that exist (the settings read its form; the rules are ours)."""
+    from observability.rules import RULE_NAMES
+
+    unknown = sorted(set(settings.ALERT_RULE_TIMING) - set(RULE_NAMES))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"ALERT_RULE_TIMING: no alert rule is named {', '.join(unknown)}; the rules are {', '.join(RULE_NAMES)}"
+        )
 
 
 class ObservabilityConfig(AppConfig):
@@ -14,6 +27,8 @@ class ObservabilityConfig(AppConfig):
         from observability.snapshots import snapshot_take_at_start_receive
         from observability.stall import task_queue_alert_receive
         from observability.system import cpu_sampler_prime
+
+        alert_rule_timing_check()
 
         # At process start, so the first non-blocking CPU reading of any process covers a real interval.
         cpu_sampler_prime()

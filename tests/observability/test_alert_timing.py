@@ -4,9 +4,12 @@ resolves after a silence, maintenance windows; every transition is a row and a `
 from datetime import time, timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
+from echopilot.env import env_rule_timing
 from notifications.models import Kind, TelegramMessage
 from observability.alerts import alerts_evaluate
+from observability.apps import alert_rule_timing_check
 from observability.models import Alert, AlertTransition, MaintenanceWindow, Silence
 from payments.models import WebhookEvent
 from tests.constants import NOW
@@ -183,3 +186,38 @@ def test_every_transition_is_a_row_and_a_line(settings, on_commit, read_audit):
     assert [(e["event"], e["from"], e["rule"], e["at"]) for e in events] == [
         (f"alert_{b}", a or None, rule, at.strftime("%Y-%m-%dT%H:%M:%S.000Z")) for a, b, at, rule in rows
     ]
+
+
+def test_a_rule_of_its_own_timing_overrides_the_global_one(settings, on_commit):
+    settings.ALERT_FOR_MINUTES = 0
+    settings.ALERT_REPEAT_HOURS = 4
+    settings.ALERT_RULE_TIMING = {"webhook_failures": {"for": 10, "repeat": 1}, "revenue_dip": {"for": 60}}
+    assert evaluate(NOW) == []  # its own `for`: pending first, where the global 0 fires at once
+    assert evaluate(NOW + 10 * MIN) == ["firing:webhook_failures"]
+    assert evaluate(NOW + 10 * MIN + timedelta(hours=1)) == ["reminder:webhook_failures"]  # its own repeat: 1 h
+
+
+def test_alert_rule_timing_is_read_as_rule_colon_pairs(monkeypatch):
+    monkeypatch.setenv("X_TIMING", " revenue_dip:for=60,repeat=12 ; payment_error_rate:keep=15 ;")
+    assert env_rule_timing("X_TIMING") == {"revenue_dip": {"for": 60, "repeat": 12}, "payment_error_rate": {"keep": 15}}
+    monkeypatch.setenv("X_TIMING", "")
+    assert env_rule_timing("X_TIMING") == {}
+    for bad in (
+        "revenue_dip",
+        "revenue_dip:for=60,for=5",
+        "revenue_dip:wait=5",
+        "revenue_dip:for=-1",
+        "revenue_dip:repeat=0",
+        "revenue_dip:for=999999",
+        "a:for=1;a:for=2",
+        "Revenue Dip:for=1",
+    ):
+        monkeypatch.setenv("X_TIMING", bad)
+        with pytest.raises(ImproperlyConfigured, match="X_TIMING"):
+            env_rule_timing("X_TIMING")
+
+
+def test_a_rule_that_does_not_exist_stops_the_start(settings):
+    settings.ALERT_RULE_TIMING = {"revenue_dips": {"for": 5}}
+    with pytest.raises(ImproperlyConfigured, match="no alert rule is named revenue_dips"):
+        alert_rule_timing_check()
