@@ -134,6 +134,7 @@ def locked_facts(
     ip: str | None = None,
     uncounted: frozenset[str] = frozenset(),
     begin: bool = False,
+    lock_ip: bool | None = None,
 ) -> StoredFacts:
     """Lock the card, the canonical email and (while its signal counts) the IP for the rest of the transaction, then
     read what our data says.
@@ -175,9 +176,10 @@ def locked_facts(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             _pg_prepare(cursor)
-            # The IP is locked only while its signal is counted: with it off, no IP limit needs holding.
-            counted_ip = ip and "ip_count" not in uncounted
-            ids = _lock_ids([card_key, f"email:{email_key}", *([f"ip:{ip}"] if counted_ip else [])])
+            # The IP is locked only while the deciding rules count it (``lock_ip``; by default, while it is
+            # counted at all): a shadow's IP count needs no lock of its own, a would-be decision holds no limit.
+            lock_ip = "ip_count" not in uncounted if lock_ip is None else lock_ip
+            ids = _lock_ids([card_key, f"email:{email_key}", *([f"ip:{ip}"] if ip and lock_ip else [])])
             locks = ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids))
             cursor.execute(
                 ("BEGIN; " if begin else "") + f"SELECT {locks}; SET LOCAL plan_cache_mode = force_generic_plan; "

@@ -39,8 +39,8 @@ def fraud_check_create(
     The rules are ``config`` when given; otherwise the stored rule set in force (``fraud.rulesets``),
     else the GUARD_* settings, and a version running in shadow is evaluated on the same facts and its
     would-be decision stored with the check. The counting query itself says which versions are in
-    force; when they are not the ones this process last saw, it reads them (and counts again only
-    if they need a signal it skipped).
+    force; when they are not the ones this process last saw, it reads them (and starts the check again
+    only if they key emails differently or need a signal or a lock it skipped).
     """
     live = None if config else rulesets.live_rules()
     config = config or live.config()
@@ -62,19 +62,23 @@ def fraud_check_create(
                     ip=ip,
                     uncounted=uncounted,
                     begin=tx.opens(),
+                    lock_ip="ip_count" not in config.uncounted,  # the shadow takes no lock of its own
                 )
 
             uncounted = live.uncounted(config) if live else config.uncounted
             stored = count(uncounted)
             if live and (stored.active_version, stored.shadow_version) != (live.active_version, live.shadow_version):
                 live = rulesets.live_refresh(stored.active_version, stored.shadow_version)
-                if live.config().dot_domains != config.dot_domains:
-                    # The new rules name the email differently: start again under their key (outside the
-                    # transaction: the locks taken were the old key's).
+                ruling = live.config()
+                if (
+                    ruling.dot_domains != config.dot_domains  # they name the email differently
+                    or uncounted - live.uncounted(ruling)  # they need a signal this count skipped
+                    or "ip_count" in config.uncounted - ruling.uncounted  # they hold the IP: its lock is missing
+                ):
+                    # Start again under the new rules, in a new transaction: locks are only ever taken in one
+                    # sorted statement, so two checks never wait on each other.
                     raise _RulesChanged
-                config = live.config()
-                if uncounted - live.uncounted(config):
-                    stored = count(live.uncounted(config))
+                config = ruling
             if stored.replay_of:
                 return FraudCheck.objects.get(pk=stored.replay_of)
             facts = Facts(

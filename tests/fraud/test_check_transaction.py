@@ -81,3 +81,24 @@ def test_rules_that_key_emails_differently_start_the_check_again_in_a_new_transa
     assert (result.email_key, result.ruleset_version) == ("j.doe@gmail.com", "v2")
     assert idle()
     assert FraudCheck.objects.count() == 2
+
+
+def test_a_shadow_counting_ips_takes_no_ip_lock_the_ruling_rules_do_not_need():
+    from fraud.rulesets import ruleset_shadow_start
+
+    ruleset_shadow_start(ruleset=ruleset_draft(note="IPs", by="user:ann", max_per_ip_hour=2), by="user:ann")
+    check(card_fingerprint="warm", ip="203.0.113.9")  # this process learns of the shadow
+    with CaptureQueriesContext(connection) as queries:
+        result = check(card_fingerprint="fp", ip="203.0.113.9")
+    assert queries[0]["sql"].count("pg_advisory_xact_lock(") == 2  # the card's and the email's
+    assert result.shadow_version == "v2"
+    assert FraudCheck.objects.get(pk=result.pk).shadow_decision == "allow"
+
+
+def test_ruling_rules_that_count_ips_lock_the_ip():
+    draft = ruleset_draft(note="IPs", by="user:ann", max_per_ip_hour=2)
+    RuleSet.objects.filter(pk=draft.pk).update(state="active")
+    check(card_fingerprint="warm", ip="203.0.113.9")
+    with CaptureQueriesContext(connection) as queries:
+        check(card_fingerprint="fp", ip="203.0.113.9")
+    assert queries[0]["sql"].count("pg_advisory_xact_lock(") == 3
