@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 
 from django.contrib import admin
+from django.urls import reverse
 from django.utils.html import format_html
 
 from echopilot.timefmt import ago, moment_format
@@ -65,3 +66,12 @@ def address_short(address: str) -> str:
     """An address as a success message names it: "grace@…" (the local part; the row shows the whole)."""
     local, at, _ = address.partition("@")
     return f"{local}@…" if at else address
+
+
+def record_link(record, text: str) -> str:
+    """A link to another record's admin page, reading ``text``; "-" when there is none."""
+    if record is None:
+        return EMPTY
+    meta = record._meta
+    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[record.pk])
+    return format_html('<a href="{}">{}</a>', url, text)

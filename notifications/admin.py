@@ -1,10 +1,9 @@
 from django.contrib import admin, messages
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from echopilot.actors import actor_user
 from echopilot.admin import ReadOnlyAdmin
-from echopilot.admin_display import address_short, badge_html, counted, moment_field, truncated_html
+from echopilot.admin_display import address_short, badge_html, counted, moment_field, record_link, truncated_html
 from notifications.feedback import suppression_remove
 from notifications.models import DeliveryFeedback, Email, Status, Suppression, TelegramMessage, TelegramUpdate
 from notifications.services import email_requeue, email_resend, telegram_requeue
@@ -253,10 +252,7 @@ class DeliveryFeedbackAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Email")
     def email_link(self, feedback):
-        if feedback.email is None:
-            return "-"
-        url = reverse("admin:notifications_email_change", args=[feedback.email.pk])
-        return format_html('<a href="{}">{}</a>', url, feedback.email.public_id)
+        return record_link(feedback.email, feedback.email.public_id if feedback.email else "")
 
 
 @admin.register(TelegramUpdate)
@@ -299,7 +295,4 @@ class TelegramUpdateAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Message")
     def message_link(self, update):
-        if update.message is None:
-            return "-"
-        url = reverse("admin:notifications_telegrammessage_change", args=[update.message.pk])
-        return format_html('<a href="{}">{}</a>', url, update.message.public_id)
+        return record_link(update.message, update.message.public_id if update.message else "")
