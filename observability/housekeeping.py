@@ -13,7 +13,7 @@ from echopilot.audit import audit_event, utc_iso
 from echopilot.counters import counters_prune
 from echopilot.models import Heartbeat
 from fraud.models import FraudCheck
-from notifications.models import Email
+from notifications.models import DeliveryFeedback, Email, TelegramUpdate
 from notifications.services import email_sweep, telegram_sweep
 from observability import logfiles
 from observability.models import Alert, Snapshot
@@ -151,7 +151,9 @@ def _delete_in_batches(queryset, batch: int) -> int:
 def retention_apply(*, now: datetime | None = None, batch: int = 1000) -> dict:
     """Delete rows and rotated NDJSON files past RETENTION_DAYS (in batches); gzip rotated files older than a day.
 
-    The rows: snapshots, task results, resolved alerts and the per-minute counts of refused webhook deliveries.
+    The rows: snapshots, task results, resolved alerts and alerts that cleared before they fired (with their
+    transitions), the per-minute counts of refused webhook deliveries, Telegram's updates (button presses) and the
+    mail provider's delivery events. The suppression list is kept: it is the list, not a record of events.
 
     Heartbeats are the exception: they are kept for HEARTBEAT_RETENTION_HOURS only (this is their only pruning).
     """
@@ -166,7 +168,12 @@ def retention_apply(*, now: datetime | None = None, batch: int = 1000) -> dict:
         "resolved_alerts": _delete_in_batches(
             Alert.objects.filter(status=Alert.Status.RESOLVED, resolved_at__lt=cutoff), batch
         ),
+        "inactive_alerts": _delete_in_batches(
+            Alert.objects.filter(status=Alert.Status.INACTIVE, last_evaluated_at__lt=cutoff), batch
+        ),
         "webhook_rejections": _delete_in_batches(WebhookRejection.objects.filter(minute__lt=cutoff), batch),
+        "telegram_updates": _delete_in_batches(TelegramUpdate.objects.filter(received_at__lt=cutoff), batch),
+        "delivery_feedback": _delete_in_batches(DeliveryFeedback.objects.filter(received_at__lt=cutoff), batch),
         "expired_counters": counters_prune(now=now, batch=batch),
     }
     files = logfiles.rotated_housekeep(

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_q.models import Failure, Success
 
 from echopilot.models import Counter, Heartbeat
-from notifications.models import Status
+from notifications.models import DeliveryFeedback, Status, Suppression, TelegramUpdate
 from observability.housekeeping import retention_apply, self_heal_run
 from observability.models import Alert, Snapshot
 from payments.models import Payment, WebhookEvent, WebhookRejection
@@ -31,6 +31,14 @@ def old_and_new(now):
             last_evaluated_at=at, resolved_at=at,
         )  # fmt: skip
         WebhookRejection.objects.create(reason="invalid_signature", minute=at.replace(second=0, microsecond=0), count=5)
+        Alert.objects.create(
+            rule=f"i{at:%j}", status="inactive", severity="warning", summary="", last_evaluated_at=at
+        )  # fmt: skip
+        TelegramUpdate.objects.create(update_id=at.toordinal(), kind="callback_query", outcome="acted", received_at=at)
+        DeliveryFeedback.objects.create(
+            provider="postmark", event_id=f"e{at:%j}", event_type="bounced", outcome="recorded", received_at=at
+        )
+        Suppression.objects.create(address=f"dead{at:%j}@example.com", reason="bounced", created_at=at)
     Alert.objects.create(
         rule="still", status="firing", severity="critical", summary="", started_at=old, last_evaluated_at=now
     )
@@ -45,11 +53,16 @@ def test_retention_deletes_only_rows_past_the_limit_in_batches(settings):
     done = retention_apply(now=now, batch=1)
     assert done["rows"] == {
         "heartbeats": 0, "snapshots": 1, "task_successes": 1, "task_failures": 1, "resolved_alerts": 1,
-        "webhook_rejections": 1, "expired_counters": 1,
+        "inactive_alerts": 1, "webhook_rejections": 1, "telegram_updates": 1, "delivery_feedback": 1,
+        "expired_counters": 1,
     }  # fmt: skip
     assert Snapshot.objects.count() == Success.objects.count() == WebhookRejection.objects.count() == 1
     assert Failure.objects.count() == 1
-    assert set(Alert.objects.values_list("rule", flat=True)) == {f"r{now - timedelta(days=89):%j}", "still"}
+    assert set(Alert.objects.values_list("rule", flat=True)) == {
+        f"r{now - timedelta(days=89):%j}", f"i{now - timedelta(days=89):%j}", "still"
+    }  # fmt: skip
+    assert TelegramUpdate.objects.count() == DeliveryFeedback.objects.count() == 1
+    assert Suppression.objects.count() == 2  # the list is kept, however old
     assert set(Counter.objects.values_list("name", flat=True)) == {"window open", "audit:write_failures"}
 
 
